@@ -1,0 +1,48 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from receptionist import __version__
+from receptionist.api.routes import accounts, calls
+from receptionist.errors import install_error_handlers
+from receptionist.services import AppServices
+from receptionist.settings import Settings
+from receptionist.twilio import webhooks
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, services: AppServices | None = None,
+               prepare: bool = True) -> FastAPI:
+    """Build the app. With `prepare`, start-up migrates the database and makes sure the bucket exists."""
+    settings = settings or Settings()
+    svc = services or AppServices.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if prepare:
+            svc.db.migrate()
+            if svc.store.ensure_bucket():
+                log.info("created bucket %s with default encryption", svc.store.bucket)
+        if not settings.twilio_auth_token:
+            log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
+        yield
+        svc.close()
+
+    app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)
+    app.state.services = svc
+    install_error_handlers(app)
+    app.include_router(webhooks.router)
+    app.include_router(accounts.router)
+    app.include_router(calls.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz():
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,80 @@
+"""The `receptionist` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+app = typer.Typer(help="AI receptionist call pipeline.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", help="uvicorn worker processes."),
+):
+    """Serve the Twilio webhooks, the relay and the API."""
+    import uvicorn
+
+    _logging()
+    uvicorn.run("receptionist.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+@app.command()
+def worker(burst: bool = typer.Option(False, "--burst", help="Process what is queued, then exit.")):
+    """Run the transcription worker (loads the Whisper model once for all jobs)."""
+    from redis import Redis
+
+    from receptionist.pipeline import PipelineContext
+    from receptionist.settings import Settings
+    from workers.worker import run_worker
+
+    _logging()
+    settings = Settings()
+    ctx = PipelineContext.build(settings)
+    ctx.db.migrate()
+    ctx.store.ensure_bucket()
+    try:
+        run_worker(ctx, Redis.from_url(settings.redis_url), settings.queue_name, burst=burst,
+                   lease_s=settings.worker_lease_s)
+    finally:
+        ctx.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade():
+    """Migrate the database to the newest schema."""
+    from receptionist.db import Database
+    from receptionist.settings import Settings
+
+    db = Database(Settings().database_url)
+    db.migrate()
+    typer.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@app.command()
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="Keep the demo's data directory afterwards."),
+):
+    """Play one whole call end to end on embedded local services and show where everything landed."""
+    from receptionist.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

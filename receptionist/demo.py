@@ -1,0 +1,180 @@
+"""`receptionist demo`: one whole call on embedded local services, printed as it travels.
+
+Starts a real Redis, a SeaweedFS S3 server, an SMTP capture and a local stand-in of Twilio's REST
+API; serves the app with uvicorn; plays a call the way Twilio does (signed webhooks, a dual-channel
+recording of synthetic speech downloaded with basic auth); runs the worker; shows the transcript,
+the stored objects with their encryption and tags, and the owner's email. Cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+from redis import Redis
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from receptionist.app import create_app
+from receptionist.local import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
+from receptionist.local.call_player import CallPlayer, new_sid
+from receptionist.local.served_app import ServedApp
+from receptionist.local.speech import synthesize_call
+from receptionist.pipeline import PipelineContext
+from receptionist.settings import Settings
+from workers.worker import run_worker
+
+BUSINESS_NUMBER = "+15550100200"
+CALLER_NUMBER = "+15550142367"
+OWNER_EMAIL = "owner@rivertownplumbing.example"
+
+DEMO_ACCOUNT = {
+    "name": "Rivertown Plumbing",
+    "phone_numbers": [BUSINESS_NUMBER],
+    "timezone": "America/Chicago",
+    "business": {
+        "services": ["water heater repair", "drain cleaning", "leak detection"],
+        "service_areas": ["Springfield", "Shelbyville"],
+        "hours": {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00", "thu": "08:00-17:00",
+                  "fri": "08:00-16:00", "sat": "closed", "sun": "closed"},
+        "faq": [{"question": "Do you charge for estimates?", "answer": "Estimates are free."}],
+    },
+    "alert_emails": [OWNER_EMAIL],
+}
+
+DEMO_TURNS = [
+    ("receptionist", "Thanks for calling Rivertown Plumbing. How can I help you today?"),
+    ("caller", "Hi, this is Maria Lopez. My water heater is leaking all over the basement."),
+    ("receptionist", "I'm sorry to hear that. What is the best number to call you back?"),
+    ("caller", "Please call me back at five five five, zero one four two. I live in Springfield."),
+    ("receptionist", "Thank you Maria. A plumber will call you back within the hour. Goodbye."),
+]
+
+
+def run_demo(keep: bool = False) -> int:
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="receptionist-demo-"))
+    started = time.perf_counter()
+    try:
+        with ExitStack() as stack:
+            console.rule("[bold]AI receptionist demo")
+            console.print("Starting local services: Redis, SeaweedFS S3, SMTP capture, Twilio REST stand-in…")
+            redis = stack.enter_context(LocalRedis())
+            s3 = stack.enter_context(LocalS3(data_dir=workdir / "s3"))
+            smtp = stack.enter_context(SmtpCapture())
+            account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+            twilio_api = stack.enter_context(LocalTwilioApi(account_sid, auth_token))
+            admin_token = secrets.token_urlsafe(24)
+
+            served_port = _port()
+            settings = Settings(
+                _env_file=None,
+                database_url=f"sqlite:///{workdir / 'receptionist.db'}",
+                redis_url=redis.url,
+                s3_bucket="receptionist-demo",
+                s3_endpoint_url=s3.endpoint_url,
+                aws_access_key_id=s3.access_key,
+                aws_secret_access_key=s3.secret_key,
+                aws_region=s3.region,
+                twilio_account_sid=account_sid,
+                twilio_auth_token=auth_token,
+                twilio_api_url=twilio_api.base_url,
+                public_url=f"http://127.0.0.1:{served_port}",
+                smtp_url=smtp.url,
+                alert_from_email="receptionist@rivertownplumbing.example",
+                admin_token=admin_token,
+            )
+            app = stack.enter_context(ServedApp(create_app(settings), port=served_port))
+            console.print(f"Service listening on {app.url}  (SQLite at {workdir / 'receptionist.db'})")
+
+            http = stack.enter_context(httpx.Client(base_url=app.url, timeout=30.0))
+            response = http.post("/api/accounts", json=DEMO_ACCOUNT, headers={"Authorization": f"Bearer {admin_token}"})
+            response.raise_for_status()
+            account = response.json()
+            console.print(f"Created account [bold]{account['name']}[/] ({account['id']}) answering {BUSINESS_NUMBER}")
+
+            console.print("Synthesizing the call audio with espeak-ng (8 kHz, dual channel, mu-law quality)…")
+            audio = synthesize_call(DEMO_TURNS, workdir / "call.wav")
+            recording_sid = new_sid("RE")
+            player = CallPlayer(app.url, account_sid, auth_token, public_url=settings.public_url)
+            stack.callback(player.close)
+
+            call = player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+            console.print(Panel(call.twiml, title=f"POST /twilio/voice → TwiML for {call.call_sid}", expand=False))
+            twilio_api.add_recording(recording_sid, audio.path.read_bytes(), call_sid=call.call_sid)
+            player.end(call, duration_s=round(audio.duration_s))
+            player.recording_ready(call, twilio_api.recording_url(recording_sid), round(audio.duration_s), recording_sid)
+            console.print(f"Recording {recording_sid} ({audio.duration_s:.1f} s) reported; job queued. Running the worker…")
+
+            ctx = PipelineContext.build(settings)
+            stack.callback(ctx.close)
+            worker_started = time.perf_counter()
+            run_worker(ctx, Redis.from_url(settings.redis_url), settings.queue_name, burst=True, with_scheduler=False)
+            console.print(f"Worker finished in {time.perf_counter() - worker_started:.1f} s "
+                          f"(model load {ctx.transcriber.load_seconds:.1f} s).")
+
+            detail = http.get(f"/api/calls/{call.call_sid}", headers={"Authorization": f"Bearer {admin_token}"}).json()
+            _print_transcript(console, detail)
+            _print_objects(console, ctx, account["id"], call.call_sid)
+            _print_email(console, smtp)
+            ok = detail["processing_status"] == "done" and len(smtp.messages) == 1
+            console.rule(f"[bold {'green' if ok else 'red'}]{'done' if ok else 'FAILED'} in {time.perf_counter() - started:.1f} s")
+            return 0 if ok else 1
+    finally:
+        if keep:
+            console.print(f"Kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _port() -> int:
+    from receptionist.local.ports import free_port
+
+    return free_port()
+
+
+def _print_transcript(console: Console, detail: dict) -> None:
+    table = Table(title=f"GET /api/calls/{detail['call_sid']}: {detail['outcome']}, {detail['duration_s']} s, "
+                        f"processing {detail['processing_status']}")
+    table.add_column("start", justify="right")
+    table.add_column("speaker")
+    table.add_column("text")
+    for segment in detail["transcript"]:
+        table.add_row(f"{segment['start']:.1f}s", segment["speaker"], segment["text"])
+    console.print(table)
+    if detail.get("processing_error"):
+        console.print(f"[red]processing error: {detail['processing_error']}")
+
+
+def _print_objects(console: Console, ctx: PipelineContext, account_id: str, call_sid: str) -> None:
+    table = Table(title=f"s3://{ctx.store.bucket}")
+    for column in ("key", "bytes", "ServerSideEncryption", "tags"):
+        table.add_column(column)
+    listing = ctx.store.client.list_objects_v2(Bucket=ctx.store.bucket, Prefix=f"accounts/{account_id}/")
+    for item in listing.get("Contents", []):
+        head = ctx.store.head(item["Key"])
+        tags = ctx.store.tags(item["Key"])
+        table.add_row(item["Key"], str(item["Size"]), str(head.get("ServerSideEncryption")),
+                      ", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
+    console.print(table)
+
+
+def _print_email(console: Console, smtp: SmtpCapture) -> None:
+    for captured in smtp.messages:
+        message = captured.message
+        body = message.get_body(preferencelist=("plain",)).get_content()
+        console.print(Panel(f"To: {message['To']}\nSubject: {message['Subject']}\n\n{body}",
+                            title="Owner email captured by the local SMTP server", expand=False))
+    if not smtp.messages:
+        console.print("[red]no email was captured")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(run_demo(keep=bool(os.environ.get("KEEP"))))

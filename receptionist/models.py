@@ -1,0 +1,158 @@
+"""Database records: accounts, their phone numbers, calls, recordings and alert deliveries.
+
+Portable types only (JSON, not JSONB; strings for ids) so one schema runs on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from receptionist.settings import DEFAULT_RETENTION_DAYS
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on both backends (SQLite stores naive values and forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    business: Mapped[dict] = mapped_column(JSON, default=dict)
+    greeting: Mapped[str | None] = mapped_column(Text)
+    disclosure: Mapped[str | None] = mapped_column(Text)
+    transfer_number: Mapped[str | None] = mapped_column(String(20))
+    alert_sms: Mapped[list] = mapped_column(JSON, default=list)
+    alert_emails: Mapped[list] = mapped_column(JSON, default=list)
+    retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
+    training_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_call_text_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    numbers: Mapped[list[PhoneNumber]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", lazy="selectin", order_by="PhoneNumber.number"
+    )
+
+    @property
+    def phone_numbers(self) -> list[str]:
+        return [n.number for n in self.numbers]
+
+
+class PhoneNumber(Base):
+    """A Twilio number routed to an account; unique, so a call's `To` finds exactly one account."""
+
+    __tablename__ = "phone_numbers"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account: Mapped[Account] = relationship(back_populates="numbers")
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    from_number: Mapped[str] = mapped_column(String(32), index=True)
+    to_number: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    twilio_status: Mapped[str] = mapped_column(String(20), default="in-progress")
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    transcript: Mapped[list | None] = mapped_column(JSON)
+    summary: Mapped[str | None] = mapped_column(Text)
+    lead: Mapped[dict | None] = mapped_column(JSON)
+    training_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Processing of the recording: pending → processing → done | failed (with the reason).
+    processing_status: Mapped[str] = mapped_column(String(16), default="pending")
+    processing_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship(lazy="joined")
+    recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
+
+
+class Recording(Base):
+    """One Twilio recording; its unique sid is what makes the recording callback idempotent."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    media_url: Mapped[str] = mapped_column(Text)
+    channels: Mapped[int] = mapped_column(Integer, default=2)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|done|failed
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    audio_key: Mapped[str | None] = mapped_column(Text)
+    transcript_key: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    call: Mapped[Call] = relationship(back_populates="recordings")
+
+
+class Delivery(Base):
+    """One alert to one recipient over one channel: the record that makes alerts exactly-once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("call_id", "channel", "recipient", name="uq_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

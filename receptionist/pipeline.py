@@ -1,0 +1,167 @@
+"""After the call: download → decode → transcribe → store encrypted → update the call → alert.
+
+Every step can run twice without harm: the recording row records what is done, objects are written
+only when absent or different, alerts are claimed per recipient. A job killed at any point and run
+again finishes the work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy import select
+
+from receptionist.alerts import EmailAlerts
+from receptionist.audio import BadRecording, decode_recording
+from receptionist.db import Database
+from receptionist.mailer import Mailer
+from receptionist.models import Call, Recording, utcnow
+from receptionist.retry import PermanentError, with_backoff
+from receptionist.settings import Settings
+from receptionist.storage import ObjectStore, ObjectTags, recording_key, transcript_document, transcript_key
+from receptionist.templates import Templates
+from receptionist.transcription import Transcriber, vocabulary_prompt
+from receptionist.twilio.rest import TwilioRest
+
+log = logging.getLogger(__name__)
+
+
+class UnusableRecording(PermanentError):
+    pass
+
+
+@dataclass
+class PipelineContext:
+    """What a worker process builds once and hands to every job."""
+
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    twilio: TwilioRest
+    transcriber: Transcriber
+    emails: EmailAlerts
+
+    @classmethod
+    def build(cls, settings: Settings, transcriber: Transcriber | None = None) -> PipelineContext:
+        db = Database(settings.database_url)
+        return cls(
+            settings=settings,
+            db=db,
+            store=ObjectStore.from_settings(settings),
+            twilio=TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
+                              settings.step_retry_window_s),
+            transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
+                                                   settings.whisper_beam_size, settings.whisper_threads),
+            emails=EmailAlerts(db, Mailer(settings.smtp_url), Templates(), from_email=settings.alert_from_email,
+                               public_url=settings.public_url, retry_window_s=settings.step_retry_window_s),
+        )
+
+    def close(self) -> None:
+        self.twilio.close()
+        self.db.dispose()
+
+
+@dataclass
+class StageTimes:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, started: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+def _transient_s3(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
+    return isinstance(exc, (BotoCoreError, OSError))
+
+
+def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTimes | None = None) -> str:
+    """Process one recording; returns what happened ("done", "already-done", "gone")."""
+    times = times or StageTimes()
+    db = ctx.db
+    with db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        if recording is None:
+            # Erased while the job waited in the queue: it must never come back.
+            return "gone"
+        if recording.status == "done":
+            return "already-done"
+        recording.status, recording.attempts = "processing", recording.attempts + 1
+        call = recording.call
+        call.processing_status, call.processing_error = "processing", None
+        account = call.account
+        tags = ObjectTags(account.id, call.retention_days, call.training_opt_out or account.training_opt_out)
+        audio_key = recording_key(account.id, call.call_sid, "wav")
+        text_key = transcript_key(account.id, call.call_sid)
+        already_transcribed = recording.transcript_key is not None and call.transcript is not None
+        prompt = vocabulary_prompt(account.name, account.business)
+        call_id, call_sid, recorded_at = call.id, call.call_sid, recording.created_at
+
+    if not already_transcribed:
+        started = time.perf_counter()
+        audio = ctx.twilio.download_recording(recording_sid, "wav")
+        times.add("download", started)
+
+        started = time.perf_counter()
+        try:
+            decoded = decode_recording(audio, "wav")
+        except BadRecording as exc:
+            raise UnusableRecording(str(exc)) from exc
+        times.add("decode", started)
+
+        started = time.perf_counter()
+        segments = [s.as_dict() for s in ctx.transcriber.transcribe_call(decoded, prompt)]
+        times.add("transcribe", started)
+
+        started = time.perf_counter()
+        document = transcript_document(call_sid, tags.account_id, segments, recorded_at)
+        for key, put in (
+            (audio_key, lambda: ctx.store.put(audio_key, audio, "audio/wav", tags)),
+            (text_key, lambda: ctx.store.put_json(text_key, document, tags)),
+        ):
+            with_backoff(put, what=f"store {key}", is_transient=_transient_s3, window_s=ctx.settings.step_retry_window_s)
+        times.add("store", started)
+
+        with db.session() as session:
+            recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+            if recording is None:
+                return "gone"
+            recording.audio_key, recording.transcript_key = audio_key, text_key
+            if recording.duration_s is None:
+                recording.duration_s = round(decoded.duration_s)
+            call = session.get(Call, call_id)
+            call.transcript = segments
+            call.expires_at = call.started_at + timedelta(days=call.retention_days)
+
+    started = time.perf_counter()
+    with db.session() as session:
+        call = session.get(Call, call_id)
+        ctx.emails.send_for(call)
+    times.add("alert", started)
+
+    with db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        if recording is not None:
+            recording.status, recording.error, recording.finished_at = "done", None, utcnow()
+            recording.call.processing_status = "done"
+            recording.call.processing_error = None
+    log.info("recording %s of call %s processed: %s", recording_sid, call_sid,
+             {k: round(v, 3) for k, v in times.seconds.items()})
+    return "done"
+
+
+def record_failure(db: Database, recording_sid: str, reason: str, *, final: bool) -> None:
+    """Show on the call why its recording failed; `final` when no retry will follow."""
+    with db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        if recording is None:
+            return
+        recording.error = reason[:2000]
+        recording.status = "failed" if final else "queued"
+        recording.call.processing_status = "failed" if final else "retrying"
+        recording.call.processing_error = reason[:2000]

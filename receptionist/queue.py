@@ -1,0 +1,68 @@
+"""The job queue (RQ on Redis) as the web side sees it: enqueue a recording exactly once.
+
+Jobs are named by import path so the web process never imports the worker's heavy code.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+
+PROCESS_RECORDING = "workers.jobs.process_recording"
+# After a step's own retry window closes (an outage longer than minutes) the whole job comes back
+# later, and again, before it is given up as failed.
+JOB_RETRY = Retry(max=8, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600])
+
+
+def recording_job_id(recording_sid: str) -> str:
+    return f"recording-{recording_sid}"
+
+
+class JobQueue:
+    def __init__(self, redis: Redis, name: str, job_timeout_s: int):
+        self.redis = redis
+        self.queue = Queue(name, connection=redis)
+        self.job_timeout_s = job_timeout_s
+
+    @classmethod
+    def from_url(cls, url: str, name: str, job_timeout_s: int) -> JobQueue:
+        return cls(Redis.from_url(url), name, job_timeout_s)
+
+    def enqueue_recording(self, recording_sid: str) -> bool:
+        """Enqueue the recording's job unless it is already queued, running or scheduled for retry.
+
+        The database row decides whether a recording still needs work; this decides whether a job
+        for it already exists. A short lock closes the race between two duplicate callbacks, and
+        expires by itself, so a crash between the check and the enqueue only delays a retry.
+        """
+        job_id = recording_job_id(recording_sid)
+        lock = self.redis.lock(f"receptionist:enqueue:{job_id}", timeout=30, blocking_timeout=5)
+        if not lock.acquire():
+            return False
+        try:
+            if self._job_alive(job_id):
+                return False
+            self.queue.enqueue(
+                PROCESS_RECORDING,
+                recording_sid,
+                job_id=job_id,
+                job_timeout=self.job_timeout_s,
+                retry=JOB_RETRY,
+                result_ttl=3600,
+                failure_ttl=30 * 86400,
+                description=f"process recording {recording_sid}",
+            )
+            return True
+        finally:
+            lock.release()
+
+    def _job_alive(self, job_id: str) -> bool:
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except Exception:  # NoSuchJobError, or a job hash left half-written
+            return False
+        return job.get_status(refresh=False) not in ("failed", "stopped", "canceled", None)
+
+    def ping(self) -> None:
+        self.redis.ping()

