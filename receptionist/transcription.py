@@ -40,15 +40,39 @@ def vocabulary_prompt(business_name: str, business: dict | None) -> str:
     return f"A phone call to {words[0]}. " + ", ".join(words[1:]) + ("." if len(words) > 1 else "")
 
 
+# A silence this long inside one channel ends an utterance (the other party usually speaks in it).
+PAUSE_S = 0.8
+
+
+def split_at_pauses(words, pause_s: float = PAUSE_S) -> list[tuple[float, float, str]]:
+    """Group Whisper words (with .start, .end, .word) into utterances separated by pauses."""
+    utterances: list[tuple[float, float, str]] = []
+    current: list = []
+    for word in words:
+        if current and word.start - current[-1].end > pause_s:
+            utterances.append(_join(current))
+            current = []
+        current.append(word)
+    if current:
+        utterances.append(_join(current))
+    return [u for u in utterances if u[2]]
+
+
+def _join(words) -> tuple[float, float, str]:
+    return words[0].start, words[-1].end, "".join(w.word for w in words).strip()
+
+
 class Transcriber:
     """A loaded Whisper model. Load once per process: CTranslate2 is not fork-safe and loading is slow."""
 
-    def __init__(self, model_path: str, compute_type: str = "int8", beam_size: int = 1, cpu_threads: int = 0):
+    def __init__(self, model_path: str, compute_type: str = "int8", beam_size: int = 1, cpu_threads: int = 0,
+                 pause_s: float = PAUSE_S):
         from faster_whisper import WhisperModel
 
         started = time.perf_counter()
         self.model = WhisperModel(model_path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
         self.beam_size = beam_size
+        self.pause_s = pause_s
         self.load_seconds = time.perf_counter() - started
         log.info("whisper model %s loaded in %.2fs", model_path, self.load_seconds)
 
@@ -62,8 +86,15 @@ class Transcriber:
             # both faster and stops Whisper from inventing words in the gaps.
             vad_filter=True,
             condition_on_previous_text=False,
+            # VAD glues the speech of one channel together, so one Whisper segment can span several
+            # turns with the other party talking in between; word times let us cut it at the pauses
+            # and keep the two speakers interleaved in time (about 15% more compute, measured).
+            word_timestamps=True,
         )
-        return [(s.start, s.end, s.text.strip()) for s in segments if s.text.strip()]
+        utterances: list[tuple[float, float, str]] = []
+        for segment in segments:
+            utterances.extend(split_at_pauses(segment.words or [], self.pause_s))
+        return utterances
 
     def transcribe_call(self, call: DecodedCall, prompt: str = "") -> list[Segment]:
         merged: list[Segment] = []

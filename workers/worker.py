@@ -112,7 +112,7 @@ def _execution_owner(connection: Redis, job_id: str, execution_id: str) -> str:
 
 
 def run_worker(ctx: PipelineContext, redis: Redis, queue_name: str, *, burst: bool = False,
-               lease_s: int = 30, with_scheduler: bool = True) -> bool:
+               lease_s: int = 30, with_scheduler: bool = True, logging_level: str = "INFO") -> bool:
     queue = Queue(queue_name, connection=redis)
     worker = CallWorker([queue], connection=redis, pipeline_context=ctx, lease_s=lease_s)
-    return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+    return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)

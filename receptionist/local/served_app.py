@@ -15,7 +15,7 @@ class ServedApp:
         self.host = host
         self.port = port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level=log_level,
-                                                    lifespan="on", ws="websockets"))
+                                                    lifespan="on", ws="websockets-sansio"))
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,0 +1,158 @@
+"""The Twilio-facing webhooks: signatures, TwiML order, idempotent recording callbacks."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from rq import Queue
+
+from tests.conftest import BUSINESS_NUMBER, CALLER_NUMBER
+
+VOICE = "/twilio/voice"
+
+
+def voice_params(service, call_sid="CA" + "1" * 32, to=BUSINESS_NUMBER):
+    return {"AccountSid": service.settings.twilio_account_sid, "CallSid": call_sid, "From": CALLER_NUMBER,
+            "To": to, "CallStatus": "ringing"}
+
+
+class TestSignatures:
+    @pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/status", "/twilio/recording"])
+    def test_missing_signature_is_refused_and_nothing_written(self, service, path):
+        service.create_account()
+        params = voice_params(service) | {"CallStatus": "completed", "RecordingSid": "RE" + "2" * 32,
+                                          "RecordingStatus": "completed"}
+        response = service.http.post(path, data=params)
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "forbidden"
+        assert service.count("calls") == 0 and service.count("recordings") == 0
+
+    def test_wrong_signature_is_refused(self, service):
+        service.create_account()
+        params = voice_params(service)
+        forged = service.player.signatures.sign(VOICE, {**params, "From": "+15550000000"})
+        response = service.player.post(VOICE, params, signature=forged)
+        assert response.status_code == 403
+        assert service.count("calls") == 0
+
+    def test_signature_for_another_url_is_refused(self, service):
+        """Signed for the service's internal address, not the public URL Twilio calls."""
+        service.create_account()
+        params = voice_params(service)
+        internal = service.player.signatures.__class__(service.settings.twilio_auth_token, service.url)
+        response = service.player.post(VOICE, params, signature=internal.sign(VOICE, params))
+        assert response.status_code == 403
+        assert service.count("calls") == 0
+
+    def test_signed_with_another_token_is_refused(self, service):
+        service.create_account()
+        params = voice_params(service)
+        other = service.player.signatures.__class__("not-our-token", service.settings.public_url)
+        response = service.player.post(VOICE, params, signature=other.sign(VOICE, params))
+        assert response.status_code == 403
+        assert service.count("calls") == 0
+
+    def test_json_body_is_refused(self, service):
+        response = service.http.post(VOICE, json=voice_params(service))
+        assert response.status_code == 403
+        assert "error" in response.json()
+
+    def test_signed_but_malformed_webhook_is_a_json_400(self, service):
+        service.create_account()
+        params = {"AccountSid": service.settings.twilio_account_sid, "From": CALLER_NUMBER, "To": BUSINESS_NUMBER}
+        response = service.player.post(VOICE, params)
+        assert response.status_code == 400
+        assert "CallSid" in response.json()["error"]["message"]
+        assert service.count("calls") == 0
+
+    def test_valid_signature_is_accepted(self, service):
+        service.create_account()
+        response = service.player.post(VOICE, voice_params(service))
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/xml")
+        assert service.count("calls") == 1
+
+
+class TestVoiceTwiml:
+    def test_disclosure_then_recording_then_relay(self, service):
+        account = service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        root = ET.fromstring(call.twiml)
+        assert [child.tag for child in root] == ["Say", "Start", "Connect"]
+        say, start, connect = list(root)
+        assert say.text == account["disclosure"]
+        recording = start.find("Recording")
+        assert recording is not None
+        assert recording.get("channels") == "dual"
+        assert recording.get("recordingStatusCallback") == "https://receptionist.example.com/twilio/recording"
+        assert connect.get("action") == "https://receptionist.example.com/twilio/relay/action"
+        relay = connect.find("ConversationRelay")
+        assert relay.get("url") == "wss://receptionist.example.com/twilio/relay"
+        assert "Acme Plumbing" in relay.get("welcomeGreeting")
+
+        detail = service.call(call.call_sid)
+        assert detail["from"] == CALLER_NUMBER and detail["to"] == BUSINESS_NUMBER
+        assert detail["retention_days"] == 90 and detail["training_opt_out"] is False
+
+    def test_default_disclosure_names_the_business(self, service):
+        service.create_account(disclosure=None)
+        root = ET.fromstring(service.player.start(CALLER_NUMBER, BUSINESS_NUMBER).twiml)
+        assert root[0].tag == "Say" and "Acme Plumbing" in root[0].text and "recorded" in root[0].text
+
+    def test_unknown_number_gets_a_polite_hangup_and_no_recording(self, service):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, "+15559999999")
+        root = ET.fromstring(call.twiml)
+        assert [child.tag for child in root] == ["Say", "Hangup"]
+        assert "Recording" not in call.twiml and "ConversationRelay" not in call.twiml
+        assert service.count("calls") == 0
+
+    def test_repeated_voice_webhook_keeps_one_call(self, service):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.player.start(CALLER_NUMBER, BUSINESS_NUMBER, call_sid=call.call_sid)
+        assert service.count("calls") == 1
+
+
+class TestStatusAndRecordingCallbacks:
+    def test_status_stores_duration_timestamps_and_outcome(self, service):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.player.end(call, duration_s=42)
+        detail = service.call(call.call_sid)
+        assert detail["duration_s"] == 42
+        assert detail["ended_at"] is not None and detail["ended_at"] >= detail["started_at"]
+        assert detail["outcome"] == "answered"
+
+    def test_busy_call_is_missed(self, service):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.player.end(call, duration_s=0, status="no-answer")
+        assert service.call(call.call_sid)["outcome"] == "missed"
+
+    def test_duplicate_recording_callbacks_enqueue_one_job(self, service, redis_conn):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        params = service.player.recording_params(call, "https://api.twilio.com/x", 10)
+        for _ in range(3):
+            assert service.player.post("/twilio/recording", params).status_code == 200
+        queue = Queue(service.settings.queue_name, connection=redis_conn)
+        assert queue.job_ids == [f"recording-{call.recording_sid}"]
+        assert service.count("recordings") == 1
+
+    def test_recording_not_completed_enqueues_nothing(self, service, redis_conn):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        params = service.player.recording_params(call, "https://api.twilio.com/x", 0) | {"RecordingStatus": "absent"}
+        assert service.player.post("/twilio/recording", params).status_code == 200
+        assert Queue(service.settings.queue_name, connection=redis_conn).count == 0
+        assert service.count("recordings") == 0
+
+    def test_recording_for_unknown_call_is_404_json(self, service):
+        service.create_account()
+        params = {"AccountSid": "AC1", "CallSid": "CA" + "9" * 32, "RecordingSid": "RE" + "9" * 32,
+                  "RecordingStatus": "completed", "RecordingUrl": "https://x"}
+        response = service.player.post("/twilio/recording", params)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,70 @@
+"""One whole call through HTTP on PostgreSQL, Redis, SeaweedFS and SMTP with real speech."""
+
+from __future__ import annotations
+
+import json
+
+from redis import Redis
+
+from receptionist.storage import recording_key, transcript_key
+from tests.conftest import BUSINESS_NUMBER, CALLER_NUMBER, OWNER_EMAIL
+from workers.worker import run_worker
+
+
+def run_burst(ctx) -> None:
+    run_worker(ctx, Redis.from_url(ctx.settings.redis_url), ctx.settings.queue_name, burst=True, with_scheduler=False)
+
+
+def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context, twilio_api, smtp, call_audio):
+    service = pg_service
+    account = service.create_account()
+    ctx = make_context(service.settings)
+    s3 = ctx.store.client
+    s3.put_bucket_versioning(Bucket=ctx.store.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    recording_sid = "RE" + call.call_sid[2:]
+    twilio_api.add_recording(recording_sid, call_audio.path.read_bytes(), call_sid=call.call_sid)
+    service.player.end(call, duration_s=round(call_audio.duration_s))
+    service.player.recording_ready(call, twilio_api.recording_url(recording_sid), round(call_audio.duration_s),
+                                   recording_sid)
+    run_burst(ctx)
+
+    detail = service.call(call.call_sid)
+    assert detail["processing_status"] == "done", detail["processing_error"]
+    speakers = {segment["speaker"] for segment in detail["transcript"]}
+    assert speakers == {"caller", "receptionist"}
+    caller_text = " ".join(s["text"] for s in detail["transcript"] if s["speaker"] == "caller").lower()
+    assert "water heater" in caller_text and "springfield" in caller_text
+    receptionist_text = " ".join(s["text"] for s in detail["transcript"] if s["speaker"] == "receptionist").lower()
+    assert "plumbing" in receptionist_text
+    starts = [segment["start"] for segment in detail["transcript"]]
+    assert starts == sorted(starts)
+    turns = [s["speaker"] for s in detail["transcript"]]
+    turns = [speaker for i, speaker in enumerate(turns) if i == 0 or turns[i - 1] != speaker]
+    assert turns[:3] == ["receptionist", "caller", "receptionist"]  # interleaved in time, as spoken
+
+    expected_tags = {"retention-days": "90", "training": "allowed", "account": account["id"]}
+    for key in (recording_key(account["id"], call.call_sid, "wav"), transcript_key(account["id"], call.call_sid)):
+        head = s3.head_object(Bucket=ctx.store.bucket, Key=key)
+        assert head["ServerSideEncryption"] == "AES256"  # the server reports it encrypted the object
+        assert ctx.store.tags(key) == expected_tags
+        versions = s3.list_object_versions(Bucket=ctx.store.bucket, Prefix=key).get("Versions", [])
+        assert len(versions) == 1
+    stored = json.loads(ctx.store.get(transcript_key(account["id"], call.call_sid)))
+    assert stored["segments"] == detail["transcript"]
+    assert ctx.store.get(recording_key(account["id"], call.call_sid, "wav")) == call_audio.path.read_bytes()
+
+    emails = smtp.wait_for(1)
+    assert len(emails) == 1
+    assert emails[0].rcpt_tos == (OWNER_EMAIL,)
+    assert CALLER_NUMBER in emails[0].subject
+    body = emails[0].text()
+    assert "Caller:" in body and "Receptionist:" in body and "water heater" in body.lower()
+
+    # A duplicate callback after the work is done enqueues nothing and sends nothing.
+    service.player.recording_ready(call, twilio_api.recording_url(recording_sid), 10, recording_sid)
+    run_burst(ctx)
+    assert len(smtp.messages) == 1
+    versions = s3.list_object_versions(Bucket=ctx.store.bucket, Prefix=f"accounts/{account['id']}/").get("Versions", [])
+    assert len(versions) == 2
