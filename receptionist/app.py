@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from receptionist import __version__
@@ -25,6 +26,9 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Sync routes run in AnyIO's thread pool (40 threads by default); more threads than database
+        # connections would only queue on the pool, or churn overflow connections.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.db.pool_size
         if prepare:
             svc.db.migrate()
             if svc.store.ensure_bucket():

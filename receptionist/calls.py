@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from receptionist.models import Account, Call, PhoneNumber, Recording, utcnow
+from receptionist.directory import RoutedAccount
+from receptionist.models import Call, Recording, UTCDateTime, utcnow
 from receptionist.twilio.events import CallStarted, CallStatusChanged, RecordingReady
 
 # Twilio's final CallStatus values mapped to the call's outcome; a completed call keeps an outcome
@@ -18,35 +19,32 @@ FINAL_OUTCOMES = {"busy": "missed", "no-answer": "missed", "canceled": "missed",
 FINAL_STATUSES = {"completed", "busy", "no-answer", "canceled", "failed"}
 
 
-def account_for_number(session: Session, number: str) -> Account | None:
-    return session.scalar(
-        select(Account).join(PhoneNumber).where(PhoneNumber.number == number, Account.status == "active")
-    )
+# One statement, one round trip: the voice webhook is on the caller's ring time. ON CONFLICT makes
+# a repeated webhook for the same CallSid a no-op (PostgreSQL ≥ 9.5 and SQLite ≥ 3.24 both speak it).
+_INSERT_CALL = text(
+    "INSERT INTO calls (call_sid, account_id, from_number, to_number, started_at, created_at, twilio_status,"
+    " training_opt_out, retention_days, expires_at, processing_status)"
+    " VALUES (:call_sid, :account_id, :from_number, :to_number, :started_at, :started_at, 'in-progress',"
+    " :training_opt_out, :retention_days, :expires_at, 'pending')"
+    " ON CONFLICT (call_sid) DO NOTHING"
+).bindparams(bindparam("started_at", type_=UTCDateTime()), bindparam("expires_at", type_=UTCDateTime()))
 
 
-def start_call(session: Session, event: CallStarted, account: Account) -> Call:
-    """The call row; a repeated webhook for the same CallSid returns the existing row."""
-    existing = session.scalar(select(Call).where(Call.call_sid == event.call_sid))
-    if existing is not None:
-        return existing
+def start_call(engine: Engine, event: CallStarted, account: RoutedAccount) -> bool:
+    """Record the call; False when a row for this CallSid already existed (a repeated webhook)."""
     now = utcnow()
-    call = Call(
-        call_sid=event.call_sid,
-        account_id=account.id,
-        from_number=event.from_number,
-        to_number=event.to_number,
-        started_at=now,
-        training_opt_out=account.training_opt_out,
-        retention_days=account.retention_days,
-        expires_at=now + timedelta(days=account.retention_days),
-    )
-    session.add(call)
-    try:
-        session.flush()
-    except IntegrityError:  # the same webhook raced itself
-        session.rollback()
-        return session.scalar(select(Call).where(Call.call_sid == event.call_sid))
-    return call
+    with engine.connect() as connection:
+        result = connection.execute(_INSERT_CALL, {
+            "call_sid": event.call_sid,
+            "account_id": account.id,
+            "from_number": event.from_number,
+            "to_number": event.to_number,
+            "started_at": now,
+            "training_opt_out": account.training_opt_out,
+            "retention_days": account.retention_days,
+            "expires_at": now + timedelta(days=account.retention_days),
+        })
+        return result.rowcount == 1
 
 
 def record_status(session: Session, event: CallStatusChanged) -> Call | None:

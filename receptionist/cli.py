@@ -27,7 +27,7 @@ def serve(
 
     _logging()
     uvicorn.run("receptionist.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+                proxy_headers=True, log_level="info", access_log=False)
 
 
 @app.command()

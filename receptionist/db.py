@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 20) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -29,16 +29,22 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Overflow connections are closed when returned, so a pool smaller than the number of threads
+    # using it reconnects on every busy request (a PostgreSQL connect costs milliseconds). The web
+    # app caps its thread pool at the same size (see app.py).
+    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, pool_recycle=1800)
 
 
 class Database:
     """An engine and its session factory; built once per process from settings."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 20):
         self.url = url
-        self.engine = make_engine(url)
+        self.pool_size = pool_size
+        self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # For single statements on hot paths: no BEGIN/COMMIT round trips (the statement is atomic).
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functools import partial
+
 from receptionist.db import Database
+from receptionist.directory import AccountDirectory
 from receptionist.queue import JobQueue
 from receptionist.settings import Settings
 from receptionist.storage import ObjectStore
 from receptionist.templates import Templates
+from receptionist.twilio import twiml
 from receptionist.twilio.signature import SignatureChecker
 
 
@@ -20,16 +24,20 @@ class AppServices:
     store: ObjectStore
     signatures: SignatureChecker
     templates: Templates
+    directory: AccountDirectory
 
     @classmethod
     def build(cls, settings: Settings) -> AppServices:
+        db = Database(settings.database_url, settings.db_pool_size)
+        templates = Templates()
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
+            db=db,
             queue=JobQueue.from_url(settings.redis_url, settings.queue_name, settings.job_timeout_s),
             store=ObjectStore.from_settings(settings),
             signatures=SignatureChecker(settings.twilio_auth_token, settings.public_url),
-            templates=Templates(),
+            templates=templates,
+            directory=AccountDirectory(db, partial(twiml.answer_for_account, templates=templates, settings=settings)),
         )
 
     def close(self) -> None:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = Field("sqlite:///receptionist.db", validation_alias=_env("RECEPTIONIST_DATABASE_URL"))
+    # Connections per process; the web app runs at most this many sync route handlers at once.
+    db_pool_size: int = Field(20, validation_alias=_env("RECEPTIONIST_DB_POOL_SIZE"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("RECEPTIONIST_REDIS_URL"))
 
     s3_bucket: str = Field("receptionist-calls", validation_alias=_env("RECEPTIONIST_S3_BUCKET"))

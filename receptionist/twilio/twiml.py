@@ -27,6 +27,18 @@ def answer_call(
     return str(response)
 
 
+def answer_for_account(account, templates, settings) -> str:
+    """The answer TwiML for an account: its own words, or the defaults in prompts/ with its name."""
+    name = account.name
+    return answer_call(
+        disclosure=account.disclosure or templates.render("disclosure.txt", business_name=name),
+        greeting=account.greeting or templates.render("greeting.txt", business_name=name),
+        recording_callback_url=f"{settings.public_url}/twilio/recording",
+        relay_url=settings.relay_url,
+        relay_action_url=f"{settings.public_url}/twilio/relay/action",
+    )
+
+
 def unknown_number() -> str:
     response = VoiceResponse()
     response.say(UNKNOWN_NUMBER_MESSAGE)

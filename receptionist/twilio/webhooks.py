@@ -56,24 +56,12 @@ def _parse(parser, form: dict[str, str]):
 @router.post("/voice", response_class=Response)
 def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
     event = _parse(CallStarted.from_form, form)
-    settings = svc.settings
-    with svc.db.session() as session:
-        account = calls.account_for_number(session, event.to_number)
-        if account is None:
-            log.info("call %s to unknown number %s", event.call_sid, event.to_number)
-            return _xml(twiml.unknown_number())
-        calls.start_call(session, event, account)
-        disclosure = account.disclosure or svc.templates.render("disclosure.txt", business_name=account.name)
-        greeting = account.greeting or svc.templates.render("greeting.txt", business_name=account.name)
-    return _xml(
-        twiml.answer_call(
-            disclosure=disclosure,
-            greeting=greeting,
-            recording_callback_url=f"{settings.public_url}/twilio/recording",
-            relay_url=settings.relay_url,
-            relay_action_url=f"{settings.public_url}/twilio/relay/action",
-        )
-    )
+    account = svc.directory.route(event.to_number)
+    if account is None:
+        log.info("call %s to unknown number %s", event.call_sid, event.to_number)
+        return _xml(twiml.unknown_number())
+    calls.start_call(svc.db.autocommit, event, account)
+    return _xml(account.answer_twiml)
 
 
 @router.post("/status", response_class=Response)

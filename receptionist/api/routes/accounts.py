@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receptionist.api.deps import require_admin, session
+from receptionist.api.deps import require_admin, services, session
 from receptionist.api.schemas import AccountCreate, AccountOut
 from receptionist.errors import ApiError
 from receptionist.models import Account, PhoneNumber
@@ -39,5 +39,9 @@ def create_account(db: Session, body: AccountCreate) -> Account:
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def post_account(body: AccountCreate, db: Session = Depends(session), _role: str = Depends(require_admin)):
-    return account_out(create_account(db, body))
+def post_account(body: AccountCreate, db: Session = Depends(session), _role: str = Depends(require_admin),
+                 svc=Depends(services)):
+    account = account_out(create_account(db, body))
+    db.commit()
+    svc.directory.clear()  # a number may have been "unknown" a moment ago
+    return account

@@ -1,0 +1,468 @@
+"""A local stand-in for the slice of Twilio's 2010-04-01 REST API this product calls.
+
+Pointing the real `twilio` client (9.x) at it: every 2010-04-01 resource is resolved against the
+`Api` domain's `base_url`, so after creating the client set
+
+    client = twilio.rest.Client(account_sid, auth_token)
+    client.api.base_url = local_twilio.base_url          # e.g. "http://127.0.0.1:43121"
+
+and `client.messages.create(...)`, `client.recordings(sid).fetch()` / `.delete()` all go here.
+Leave `edge`/`region` (and TWILIO_EDGE / TWILIO_REGION) unset: with either set, the client
+rewrites the host name as product.edge.region.twilio.com, which breaks an IP-address URL.
+`LocalTwilioApi.client()` returns a client configured this way. Plain HTTP clients (httpx) use
+`base_url` with basic auth (account_sid, auth_token), as with api.twilio.com.
+
+Audio is served exactly as registered with `add_recording`; asking for `.mp3` of a WAV recording
+returns the WAV bytes (Twilio would transcode).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import json
+import re
+import secrets
+import socket
+import threading
+import wave
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from receptionist.local.ports import LOOPBACK
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
+API_VERSION = "2010-04-01"
+_ACCOUNT = rf"/{API_VERSION}/Accounts/(?P<account>[^/]+)"
+_RECORDING_MEDIA = re.compile(_ACCOUNT + r"/Recordings/(?P<sid>RE[0-9a-zA-Z]+)(?P<ext>\.wav|\.mp3)?$")
+_RECORDING_JSON = re.compile(_ACCOUNT + r"/Recordings/(?P<sid>RE[0-9a-zA-Z]+)\.json$")
+_MESSAGES = re.compile(_ACCOUNT + r"/Messages\.json$")
+_MESSAGE = re.compile(_ACCOUNT + r"/Messages/(?P<sid>SM[0-9a-f]+)\.json$")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Recording:
+    sid: str
+    data: bytes
+    content_type: str
+    call_sid: str | None
+    channels: int
+    duration_s: int
+    created: datetime
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """An SMS accepted by POST Messages.json; `params` is the full form as sent."""
+
+    sid: str
+    to: str
+    from_: str
+    body: str
+    status_callback: str | None
+    params: dict[str, str] = field(default_factory=dict)
+    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
+
+
+def _twilio_date(moment: datetime) -> str:
+    # Twilio renders dates in RFC 2822, e.g. "Tue, 08 Oct 2024 17:03:41 +0000".
+    return format_datetime(moment)
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    return Response(status, json.dumps(payload).encode())
+
+
+def _error(status: int, code: int, message: str) -> Response:
+    return _json(
+        status,
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+    )
+
+
+def _wav_shape(data: bytes) -> tuple[int, int] | None:
+    """(channels, whole seconds) of a WAV file, or None if it is not one."""
+    try:
+        with wave.open(io.BytesIO(data)) as wav:
+            return wav.getnchannels(), round(wav.getnframes() / wav.getframerate())
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: LocalTwilioApi
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut kept-alive connections too, or a client's pooled socket would outlive stop()."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for connection in open_now:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as the twilio client's requests.Session expects
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        response = self.server.api._handle(self.command, self.path, self.headers.get("Authorization"), body)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if response.body and self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # `requests` records what tests need; stderr noise would only bury failures
+
+
+class LocalTwilioApi:
+    """Twilio REST look-alike on 127.0.0.1: recordings, SMS, basic auth, failure injection."""
+
+    def __init__(self, account_sid: str, auth_token: str, port: int = 0) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self._requested_port = port
+        self._lock = threading.Lock()
+        self._recordings: dict[str, Recording] = {}
+        self._messages: list[SentMessage] = []
+        self._deleted: list[str] = []
+        self._requests: list[tuple[str, str]] = []
+        self._failures: list[int] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LocalTwilioApi:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- server lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("LocalTwilioApi is already started")
+        # Binding port 0 here (rather than picking a port first) leaves no race with other servers.
+        server = _Server((LOOPBACK, self._requested_port), _Handler)
+        server.api = self
+        self._requested_port = server.server_address[1]  # a restart comes back on the same port
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="local-twilio-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # -- what callers configure and inspect ---------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The listening port; while stopped after a start, the port a restart will reuse."""
+        if self._server is not None:
+            return self._server.server_address[1]
+        if self._requested_port:
+            return self._requested_port
+        raise RuntimeError("LocalTwilioApi has not been started")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path without query) of every request received, in order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def messages(self) -> list[SentMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def deleted_recordings(self) -> list[str]:
+        with self._lock:
+            return list(self._deleted)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "RECEPTIONIST_TWILIO_API_URL": self.base_url,
+        }
+
+    def client(self) -> Client:
+        """A real `twilio.rest.Client` whose 2010-04-01 API calls come to this server."""
+        from twilio.rest import Client
+
+        client = Client(self.account_sid, self.auth_token)
+        client.edge = None  # see module docstring: edge/region would rewrite the host
+        client.region = None
+        client.api.base_url = self.base_url
+        return client
+
+    def recording_path(self, recording_sid: str) -> str:
+        return f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{recording_sid}"
+
+    def recording_url(self, recording_sid: str) -> str:
+        """The RecordingUrl Twilio puts in a recording status callback (no extension)."""
+        return self.base_url + self.recording_path(recording_sid)
+
+    def add_recording(
+        self,
+        recording_sid: str,
+        data: bytes,
+        content_type: str = "audio/x-wav",
+        *,
+        call_sid: str | None = None,
+        channels: int | None = None,
+        duration_s: int | None = None,
+    ) -> None:
+        """Make a recording downloadable; channels/duration default to what the WAV header says."""
+        shape = _wav_shape(data) if "wav" in content_type else None
+        with self._lock:
+            self._recordings[recording_sid] = Recording(
+                sid=recording_sid,
+                data=data,
+                content_type=content_type,
+                call_sid=call_sid,
+                channels=channels if channels is not None else (shape[0] if shape else 1),
+                duration_s=duration_s if duration_s is not None else (shape[1] if shape else 0),
+                created=datetime.now(timezone.utc).replace(microsecond=0),
+            )
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` requests, whatever the route, with `status` and a JSON error."""
+        with self._lock:
+            self._failures.extend([status] * count)
+
+    # -- request handling ---------------------------------------------------------------------
+
+    def _handle(self, method: str, raw_path: str, authorization: str | None, body: bytes) -> Response:
+        path = urlsplit(raw_path).path
+        with self._lock:
+            self._requests.append((method, path))
+            injected = self._failures.pop(0) if self._failures else None
+        if injected is not None:
+            return self._injected_failure(injected)
+        if not self._authorized(authorization):
+            return Response(
+                HTTPStatus.UNAUTHORIZED,
+                json.dumps(
+                    {
+                        "code": 20003,
+                        "message": "Authenticate",
+                        "more_info": "https://www.twilio.com/docs/errors/20003",
+                        "status": 401,
+                    }
+                ).encode(),
+                headers=(("WWW-Authenticate", 'Basic realm="Twilio API"'),),
+            )
+        for pattern, route in (
+            (_RECORDING_JSON, self._recording_json),
+            (_RECORDING_MEDIA, self._recording_media),
+            (_MESSAGES, self._messages_collection),
+            (_MESSAGE, self._message_instance),
+        ):
+            match = pattern.match(path)
+            if match:
+                if match["account"] != self.account_sid:
+                    return self._not_found(path)
+                return route(method, match, body, path)
+        return self._not_found(path)
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        # Constant-time compares, like any credential check should be.
+        return hmac.compare_digest(user, self.account_sid) & hmac.compare_digest(password, self.auth_token)
+
+    @staticmethod
+    def _injected_failure(status: int) -> Response:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        # Twilio's API error codes mirror the HTTP status: 20429, 20500, 20503, ...
+        return _error(status, 20000 + status if 400 <= status < 600 else 20500, phrase)
+
+    @staticmethod
+    def _not_found(path: str) -> Response:
+        return _error(404, 20404, f"The requested resource {path} was not found")
+
+    @staticmethod
+    def _method_not_allowed() -> Response:
+        return _error(405, 20004, "Method not allowed")
+
+    def _live_recording(self, sid: str) -> Recording | None:
+        with self._lock:
+            recording = self._recordings.get(sid)
+        return recording if recording is not None and not recording.deleted else None
+
+    def _recording_media(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+        if method not in ("GET", "HEAD"):
+            return self._method_not_allowed()
+        recording = self._live_recording(match["sid"])
+        if recording is None:
+            return self._not_found(path)
+        return Response(200, recording.data, recording.content_type)
+
+    def _recording_json(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+        sid = match["sid"]
+        recording = self._live_recording(sid)
+        if recording is None:
+            return self._not_found(path)
+        if method == "DELETE":
+            with self._lock:
+                recording.deleted = True
+                self._deleted.append(sid)
+            return Response(204, b"")
+        if method not in ("GET", "HEAD"):
+            return self._method_not_allowed()
+        return _json(200, self._recording_payload(recording))
+
+    def _recording_payload(self, recording: Recording) -> dict[str, Any]:
+        stamp = _twilio_date(recording.created)
+        base = self.recording_path(recording.sid)
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "call_sid": recording.call_sid,
+            "conference_sid": None,
+            "date_created": stamp,
+            "date_updated": stamp,
+            "start_time": stamp,
+            "duration": str(recording.duration_s),
+            "sid": recording.sid,
+            "price": None,
+            "price_unit": "USD",
+            "status": "completed",
+            "channels": recording.channels,
+            "source": "StartCallRecordingAPI",
+            "error_code": None,
+            "uri": f"{base}.json",
+            "encryption_details": None,
+            "subresource_uris": {
+                "add_on_results": f"{base}/AddOnResults.json",
+                "transcriptions": f"{base}/Transcriptions.json",
+            },
+            "media_url": self.base_url + base,
+        }
+
+    def _messages_collection(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+        if method != "POST":
+            return self._method_not_allowed()
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        to, sender, text = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not sender and not form.get("MessagingServiceSid"):
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not text and not form.get("MediaUrl"):
+            return _error(400, 21602, "Message body is required.")
+        message = SentMessage(
+            sid="SM" + secrets.token_hex(16),
+            to=to,
+            from_=sender,
+            body=text,
+            status_callback=form.get("StatusCallback"),
+            params=form,
+        )
+        with self._lock:
+            self._messages.append(message)
+        return _json(201, self._message_payload(message))
+
+    def _message_instance(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+        if method not in ("GET", "HEAD"):
+            return self._method_not_allowed()
+        with self._lock:
+            found = next((m for m in self._messages if m.sid == match["sid"]), None)
+        if found is None:
+            return self._not_found(path)
+        return _json(200, self._message_payload(found))
+
+    def _message_payload(self, message: SentMessage) -> dict[str, Any]:
+        stamp = _twilio_date(message.created)
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{message.sid}"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": message.body,
+            "date_created": stamp,
+            "date_sent": None,
+            "date_updated": stamp,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": message.from_,
+            "messaging_service_sid": message.params.get("MessagingServiceSid"),
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": message.sid,
+            "status": "queued",
+            "subresource_uris": {"media": f"{uri}/Media.json"},
+            "to": message.to,
+            "uri": f"{uri}.json",
+        }
