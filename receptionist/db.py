@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, pool_size: int = 20) -> Engine:
+def make_engine(url: str, pool_size: int = 20, *, isolation_level: str | None = None, pre_ping: bool = True) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         # The web server's thread pool and the worker share one file: WAL lets readers and the
         # one writer proceed together, and the busy timeout waits for the writer instead of failing.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **({"isolation_level": isolation_level} if isolation_level else {}))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -32,7 +33,8 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
     # Overflow connections are closed when returned, so a pool smaller than the number of threads
     # using it reconnects on every busy request (a PostgreSQL connect costs milliseconds). The web
     # app caps its thread pool at the same size (see app.py).
-    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, pool_recycle=1800)
+    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=pre_ping, pool_recycle=1800,
+                         **({"isolation_level": isolation_level} if isolation_level else {}))
 
 
 class Database:
@@ -43,8 +45,9 @@ class Database:
         self.pool_size = pool_size
         self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # For single statements on hot paths: no BEGIN/COMMIT round trips (the statement is atomic).
-        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Single statements on hot paths: autocommit (no BEGIN/COMMIT round trips, the statement is
+        # atomic by itself) and no pre-ping round trip (the caller retries once on a dropped connection).
+        self.hot_engine = make_engine(url, pool_size, isolation_level="AUTOCOMMIT", pre_ping=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -61,6 +64,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.hot_engine.dispose()
 
 
 def migrate(engine: Engine) -> None:

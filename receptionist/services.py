@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from functools import partial
 
+from receptionist.calls import CallStarts
 from receptionist.db import Database
 from receptionist.directory import AccountDirectory
 from receptionist.queue import JobQueue
@@ -25,6 +26,7 @@ class AppServices:
     signatures: SignatureChecker
     templates: Templates
     directory: AccountDirectory
+    call_starts: CallStarts
 
     @classmethod
     def build(cls, settings: Settings) -> AppServices:
@@ -38,6 +40,7 @@ class AppServices:
             signatures=SignatureChecker(settings.twilio_auth_token, settings.public_url),
             templates=templates,
             directory=AccountDirectory(db, partial(twiml.answer_for_account, templates=templates, settings=settings)),
+            call_starts=CallStarts(db.hot_engine),
         )
 
     def close(self) -> None:

@@ -15,7 +15,9 @@ from receptionist.services import AppServices
 bearer = HTTPBearer(auto_error=False)
 
 
-def services(request: Request) -> AppServices:
+async def services(request: Request) -> AppServices:
+    # async on purpose: FastAPI runs sync dependencies in the thread pool, a hop this lookup
+    # does not need (it showed in the voice webhook's profile).
     return request.app.state.services
 
 
@@ -24,7 +26,7 @@ def session(svc: AppServices = Depends(services)) -> Iterator[Session]:
         yield s
 
 
-def require_admin(
+async def require_admin(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer), svc: AppServices = Depends(services)
 ) -> str:
     """The deployment's admin token (`RECEPTIONIST_ADMIN_TOKEN`); per-user roles come with the accounts API."""

@@ -60,7 +60,7 @@ def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depend
     if account is None:
         log.info("call %s to unknown number %s", event.call_sid, event.to_number)
         return _xml(twiml.unknown_number())
-    calls.start_call(svc.db.autocommit, event, account)
+    svc.call_starts.record(event, account)
     return _xml(account.answer_twiml)
 
 
