@@ -41,6 +41,7 @@ def worker(burst: bool = typer.Option(False, "--burst", help="Process what is qu
 
     _logging()
     settings = Settings()
+    settings.require("twilio_account_sid", "twilio_auth_token")  # to download recordings
     ctx = PipelineContext.build(settings)
     ctx.db.migrate()
     ctx.store.ensure_bucket()

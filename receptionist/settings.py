@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     step_retry_window_s: float = Field(300.0, validation_alias=_env("RECEPTIONIST_STEP_RETRY_WINDOW"))
     worker_lease_s: int = Field(30, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
 
+    def require(self, *names: str) -> None:
+        """Fail start-up with a clear message when settings a role needs are missing."""
+        missing = [ENV_NAMES[name] for name in names if not getattr(self, name)]
+        if missing:
+            raise SystemExit(f"missing configuration: set {', '.join(missing)} (environment or .env)")
+
     @field_validator("public_url", "twilio_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -89,5 +95,7 @@ class Settings(BaseSettings):
         scheme, _, rest = self.public_url.partition("://")
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/relay"
 
+
+ENV_NAMES = {name: field.validation_alias.choices[0] for name, field in Settings.model_fields.items()}
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
