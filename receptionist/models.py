@@ -113,6 +113,11 @@ class Call(Base):
     # Processing of the recording: pending → processing → done | failed (with the reason).
     processing_status: Mapped[str] = mapped_column(String(16), default="pending")
     processing_error: Mapped[str | None] = mapped_column(Text)
+    # The live conversation as the relay heard it, turn by turn: [{speaker, text, at}], where a
+    # receptionist turn holds only what the caller actually heard (cut at an interruption).
+    conversation: Mapped[list | None] = mapped_column(JSON)
+    # Set when the receptionist handed the call to a human: {reason, transfer_to, ...}.
+    handoff: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")
@@ -156,3 +161,38 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(255))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SmsConsent(Base):
+    """Whether a phone number may receive texts from this service, and how that came to be.
+
+    STOP (and its synonyms) opts a number out of everything this service sends, alerts and
+    text-backs alike, until START/UNSTOP/YES.
+    """
+
+    __tablename__ = "sms_consents"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_in_via: Mapped[str | None] = mapped_column(String(200))  # "account setup", "keyword START", …
+    last_keyword: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TextBack(Base):
+    """A missed-call text to a caller: at most one per caller per account per day."""
+
+    __tablename__ = "text_backs"
+    __table_args__ = (UniqueConstraint("account_id", "caller", "day", name="uq_text_back_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    caller: Mapped[str] = mapped_column(String(32))
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD in the account's timezone
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|suppressed
+    error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
