@@ -13,7 +13,7 @@ from receptionist.api.routes import accounts, calls
 from receptionist.errors import install_error_handlers
 from receptionist.services import AppServices
 from receptionist.settings import Settings
-from receptionist.twilio import webhooks
+from receptionist.twilio import sms, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.state.services = svc
     install_error_handlers(app)
     app.include_router(webhooks.router)
+    app.include_router(sms.router)
     app.include_router(accounts.router)
     app.include_router(calls.router)
 

@@ -100,8 +100,18 @@ def record_status(session: Session, event: CallStatusChanged) -> Call | None:
         if call.duration_s is None:
             call.duration_s = max(0, int((ended - call.started_at).total_seconds()))
         if call.outcome is None:
-            call.outcome = FINAL_OUTCOMES.get(event.status, "answered")
+            call.outcome = FINAL_OUTCOMES.get(event.status) or ("answered" if caller_spoke(call) else "missed")
     return call
+
+
+def caller_spoke(call: Call) -> bool:
+    """Did the caller say anything to the receptionist? (The relay stores every turn it hears.)"""
+    return any(turn.get("speaker") == "caller" and (turn.get("text") or "").strip()
+               for turn in call.conversation or [])
+
+
+def call_exists(session: Session, call_sid: str) -> bool:
+    return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is not None
 
 
 def register_recording(session: Session, event: RecordingReady) -> tuple[Recording | None, bool]:

@@ -122,6 +122,7 @@ class Call(Base):
 
     account: Mapped[Account] = relationship(lazy="joined")
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
+    deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id", viewonly=True)
 
 
 class Recording(Base):

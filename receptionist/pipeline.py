@@ -15,7 +15,7 @@ from datetime import timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
 
-from receptionist.alerts import EmailAlerts
+from receptionist.alerts import AlertSettings, OwnerAlerts, fail_pending_deliveries
 from receptionist.audio import BadRecording, decode_recording
 from receptionist.db import Database
 from receptionist.mailer import Mailer
@@ -23,7 +23,9 @@ from receptionist.models import Call, Recording, utcnow
 from receptionist.retry import PermanentError, with_backoff
 from receptionist.settings import Settings
 from receptionist.storage import ObjectStore, ObjectTags, recording_key, transcript_document, transcript_key
+from receptionist.summary import LlmSummarizer, Summarizer
 from receptionist.templates import Templates
+from receptionist.text_back import send_text_back
 from receptionist.transcription import Transcriber, vocabulary_prompt
 from receptionist.twilio.rest import TwilioRest
 
@@ -43,21 +45,35 @@ class PipelineContext:
     store: ObjectStore
     twilio: TwilioRest
     transcriber: Transcriber
-    emails: EmailAlerts
+    templates: Templates
+    alerts: OwnerAlerts
+    summarizer: Summarizer
 
     @classmethod
     def build(cls, settings: Settings, transcriber: Transcriber | None = None) -> PipelineContext:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=4)
+        templates = Templates()
+        twilio = TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
+                            settings.step_retry_window_s)
+        llm = None
+        if settings.llm_configured:
+            from openai import OpenAI
+
+            client = OpenAI(api_key=settings.openai_api_key or "not-needed", base_url=settings.openai_base_url,
+                            timeout=settings.llm_timeout_s, max_retries=2)
+            llm = LlmSummarizer(client, settings.llm_model, templates)
         return cls(
             settings=settings,
             db=db,
             store=ObjectStore.from_settings(settings),
-            twilio=TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
-                              settings.step_retry_window_s),
+            twilio=twilio,
             transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
                                                    settings.whisper_beam_size, settings.whisper_threads),
-            emails=EmailAlerts(db, Mailer(settings.smtp_url), Templates(), from_email=settings.alert_from_email,
-                               public_url=settings.public_url, retry_window_s=settings.step_retry_window_s),
+            templates=templates,
+            alerts=OwnerAlerts(db, Mailer(settings.smtp_url), twilio, templates, AlertSettings(
+                from_email=settings.alert_from_email, from_number=settings.alert_from_number,
+                public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
+            summarizer=Summarizer(llm),
         )
 
     def close(self) -> None:
@@ -139,9 +155,12 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
             call.expires_at = call.started_at + timedelta(days=call.retention_days)
 
     started = time.perf_counter()
+    summarize_call(ctx, call_id, refresh=not already_transcribed)
+    times.add("summary", started)
+
+    started = time.perf_counter()
     with db.session() as session:
-        call = session.get(Call, call_id)
-        ctx.emails.send_for(call)
+        ctx.alerts.send_for(session.get(Call, call_id))
     times.add("alert", started)
 
     with db.session() as session:
@@ -150,8 +169,56 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
             recording.status, recording.error, recording.finished_at = "done", None, utcnow()
             recording.call.processing_status = "done"
             recording.call.processing_error = None
+    if ctx.settings.delete_twilio_recordings:
+        # Only now: our encrypted copy is stored and the owner has been told.
+        ctx.twilio.delete_recording(recording_sid)
     log.info("recording %s of call %s processed: %s", recording_sid, call_sid,
              {k: round(v, 3) for k, v in times.seconds.items()})
+    return "done"
+
+
+def summarize_call(ctx: PipelineContext, call_id: int, *, refresh: bool = True) -> None:
+    """Write the call's summary and lead (kept when already there and nothing new was heard)."""
+    with ctx.db.session() as session:
+        call = session.get(Call, call_id)
+        if call.summary is not None and not refresh:
+            return
+        account = call.account
+        result, path = ctx.summarizer.summarize(
+            business_name=account.name, business=account.business or {}, caller_id=call.from_number,
+            conversation=call.conversation, transcript=call.transcript, live_lead=call.lead,
+            default_country="1" if call.to_number.startswith("+1") else "",
+        )
+        call.summary = result.summary
+        call.lead = result.lead.model_dump(exclude_none=True)
+        log.info("call %s summarised (%s)", call.call_sid, path)
+
+
+def _call_id(ctx: PipelineContext, call_sid: str) -> int | None:
+    with ctx.db.session() as session:
+        return session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+
+
+def handle_call_end(ctx: PipelineContext, call_sid: str) -> str:
+    """A call that ended before the caller said anything: text the caller back, tell the owner."""
+    call_id = _call_id(ctx, call_sid)
+    if call_id is None:
+        return "gone"
+    text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, call_id)
+    summarize_call(ctx, call_id, refresh=False)
+    with ctx.db.session() as session:
+        ctx.alerts.send_for(session.get(Call, call_id))
+    return text_back
+
+
+def alert_without_recording(ctx: PipelineContext, call_sid: str) -> str:
+    """No recording will come (Twilio reported it absent): alert from the live conversation."""
+    call_id = _call_id(ctx, call_sid)
+    if call_id is None:
+        return "gone"
+    summarize_call(ctx, call_id, refresh=False)
+    with ctx.db.session() as session:
+        ctx.alerts.send_for(session.get(Call, call_id))
     return "done"
 
 
@@ -165,3 +232,14 @@ def record_failure(db: Database, recording_sid: str, reason: str, *, final: bool
         recording.status = "failed" if final else "queued"
         recording.call.processing_status = "failed" if final else "retrying"
         recording.call.processing_error = reason[:2000]
+        call_id = recording.call_id
+    if final:
+        fail_pending_deliveries(db, call_id, f"gave up after the last retry: {reason}")
+
+
+def record_call_failure(db: Database, call_sid: str, reason: str) -> None:
+    """A call job (alerts without a recording, missed call) gave up: its pending alerts failed."""
+    with db.session() as session:
+        call_id = session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+    if call_id is not None:
+        fail_pending_deliveries(db, call_id, f"gave up after the last retry: {reason}")

@@ -10,6 +10,8 @@ from rq import Queue, Retry
 from rq.job import Job
 
 PROCESS_RECORDING = "workers.jobs.process_recording"
+CALL_ENDED = "workers.jobs.call_ended"
+ALERT_WITHOUT_RECORDING = "workers.jobs.alert_without_recording"
 # After a step's own retry window closes (an outage longer than minutes) the whole job comes back
 # later, and again, before it is given up as failed.
 JOB_RETRY = Retry(max=8, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600])
@@ -30,29 +32,30 @@ class JobQueue:
         return cls(Redis.from_url(url), name, job_timeout_s)
 
     def enqueue_recording(self, recording_sid: str) -> bool:
-        """Enqueue the recording's job unless it is already queued, running or scheduled for retry.
+        return self.enqueue_once(PROCESS_RECORDING, recording_sid, recording_job_id(recording_sid),
+                                 f"process recording {recording_sid}")
 
-        The database row decides whether a recording still needs work; this decides whether a job
-        for it already exists. A short lock closes the race between two duplicate callbacks, and
-        expires by itself, so a crash between the check and the enqueue only delays a retry.
+    def enqueue_call_ended(self, call_sid: str) -> bool:
+        return self.enqueue_once(CALL_ENDED, call_sid, f"call-ended-{call_sid}", f"missed call {call_sid}")
+
+    def enqueue_alert_without_recording(self, call_sid: str) -> bool:
+        return self.enqueue_once(ALERT_WITHOUT_RECORDING, call_sid, f"alert-{call_sid}", f"alert for {call_sid}")
+
+    def enqueue_once(self, func: str, arg: str, job_id: str, description: str) -> bool:
+        """Enqueue unless a job with this id is already queued, running or scheduled for retry.
+
+        The database decides whether work is still needed; this decides whether a job for it
+        already exists. A short lock closes the race between two duplicate callbacks, and expires
+        by itself, so a crash between the check and the enqueue only delays a retry.
         """
-        job_id = recording_job_id(recording_sid)
         lock = self.redis.lock(f"receptionist:enqueue:{job_id}", timeout=30, blocking_timeout=5)
         if not lock.acquire():
             return False
         try:
             if self._job_alive(job_id):
                 return False
-            self.queue.enqueue(
-                PROCESS_RECORDING,
-                recording_sid,
-                job_id=job_id,
-                job_timeout=self.job_timeout_s,
-                retry=JOB_RETRY,
-                result_ttl=3600,
-                failure_ttl=30 * 86400,
-                description=f"process recording {recording_sid}",
-            )
+            self.queue.enqueue(func, arg, job_id=job_id, job_timeout=self.job_timeout_s, retry=JOB_RETRY,
+                               result_ttl=3600, failure_ttl=30 * 86400, description=description)
             return True
         finally:
             lock.release()

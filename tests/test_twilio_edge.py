@@ -119,6 +119,7 @@ class TestStatusAndRecordingCallbacks:
     def test_status_stores_duration_timestamps_and_outcome(self, service):
         service.create_account()
         call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.hear(call.call_sid, [("caller", "Hi, I need a plumber.")])
         service.player.end(call, duration_s=42)
         detail = service.call(call.call_sid)
         assert detail["duration_s"] == 42
@@ -141,13 +142,30 @@ class TestStatusAndRecordingCallbacks:
         assert queue.job_ids == [f"recording-{call.recording_sid}"]
         assert service.count("recordings") == 1
 
-    def test_recording_not_completed_enqueues_nothing(self, service, redis_conn):
+    def test_absent_recording_enqueues_an_alert_not_a_transcription(self, service, redis_conn):
         service.create_account()
         call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
         params = service.player.recording_params(call, "https://api.twilio.com/x", 0) | {"RecordingStatus": "absent"}
+        for _ in range(2):
+            assert service.player.post("/twilio/recording", params).status_code == 200
+        assert Queue(service.settings.queue_name, connection=redis_conn).job_ids == [f"alert-{call.call_sid}"]
+        assert service.count("recordings") == 0
+
+    def test_in_progress_recording_enqueues_nothing(self, service, redis_conn):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        params = service.player.recording_params(call, "https://api.twilio.com/x", 0) | {"RecordingStatus": "in-progress"}
         assert service.player.post("/twilio/recording", params).status_code == 200
         assert Queue(service.settings.queue_name, connection=redis_conn).count == 0
         assert service.count("recordings") == 0
+
+    def test_call_that_ended_before_the_caller_spoke_is_missed(self, service, redis_conn):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.player.end(call, duration_s=4)
+        service.player.end(call, duration_s=4)  # a duplicate status callback
+        assert service.call(call.call_sid)["outcome"] == "missed"
+        assert Queue(service.settings.queue_name, connection=redis_conn).job_ids == [f"call-ended-{call.call_sid}"]
 
     def test_recording_for_unknown_call_is_404_json(self, service):
         service.create_account()

@@ -7,7 +7,7 @@ import json
 from redis import Redis
 
 from receptionist.storage import recording_key, transcript_key
-from tests.conftest import BUSINESS_NUMBER, CALLER_NUMBER, OWNER_EMAIL
+from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 from workers.worker import run_worker
 
 
@@ -23,6 +23,7 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
     s3.put_bucket_versioning(Bucket=ctx.store.bucket, VersioningConfiguration={"Status": "Enabled"})
 
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    service.hear(call.call_sid, CALL_TURNS)
     recording_sid = "RE" + call.call_sid[2:]
     twilio_api.add_recording(recording_sid, call_audio.path.read_bytes(), call_sid=call.call_sid)
     service.player.end(call, duration_s=round(call_audio.duration_s))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from receptionist import pipeline
 from receptionist.models import Recording
-from tests.conftest import BUSINESS_NUMBER, CALLER_NUMBER
+from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 from tests.tcp_proxy import OutageProxy
 from workers.worker import CallWorker, run_worker
 
@@ -26,8 +26,9 @@ def run_burst(ctx) -> None:
     run_worker(ctx, Redis.from_url(ctx.settings.redis_url), ctx.settings.queue_name, burst=True, with_scheduler=False)
 
 
-def play_call(service, twilio_api, audio: bytes, duration_s: int = 10):
+def play_call(service, twilio_api, audio: bytes, duration_s: int = 10, heard=CALL_TURNS):
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    service.hear(call.call_sid, heard)
     recording_sid = "RE" + call.call_sid[2:]
     twilio_api.add_recording(recording_sid, audio, call_sid=call.call_sid)
     service.player.end(call, duration_s=duration_s)
@@ -69,7 +70,7 @@ CRASH_POINTS = {
     "after download": lambda ctx: crash_after(ctx.twilio, "download_recording"),
     "after audio stored": lambda ctx: crash_after(ctx.store, "put", calls=1),
     "after transcript stored": lambda ctx: crash_after(ctx.store, "put", calls=2),
-    "after alerts sent": lambda ctx: crash_after(ctx.emails, "send_for"),
+    "after alerts sent": lambda ctx: crash_after(ctx.alerts, "send_for"),
 }
 
 

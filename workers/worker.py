@@ -22,7 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
-from receptionist.pipeline import PipelineContext, UnusableRecording, record_failure
+from receptionist.pipeline import PipelineContext, UnusableRecording, record_call_failure, record_failure
 from workers import context
 
 log = logging.getLogger(__name__)
@@ -94,11 +94,14 @@ class CallWorker(SimpleWorker):
         if isinstance(exc, UnusableRecording):
             job.retries_left = 0  # a corrupt file stays corrupt: fail now, visibly
         final = not (job.retries_left and job.retries_left > 0)
-        if job.func_name == "workers.jobs.process_recording" and job.args:
-            try:
-                record_failure(self.pipeline_context.db, job.args[0], f"{type(exc).__name__}: {exc}", final=final)
-            except Exception:
-                log.exception("could not record the failure of job %s", job.id)
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            if job.func_name == "workers.jobs.process_recording" and job.args:
+                record_failure(self.pipeline_context.db, job.args[0], reason, final=final)
+            elif final and job.args:
+                record_call_failure(self.pipeline_context.db, job.args[0], reason)
+        except Exception:
+            log.exception("could not record the failure of job %s", job.id)
         return super().handle_exception(job, *exc_info)
 
 

@@ -110,6 +110,21 @@ class TranscriptSegment(BaseModel):
     text: str
 
 
+class ConversationTurn(BaseModel):
+    speaker: str
+    text: str
+    at: str | None = None
+
+
+class AlertOut(BaseModel):
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    error: str | None
+    sent_at: datetime | None
+
+
 class CallOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     call_sid: str
@@ -127,3 +142,6 @@ class CallOut(BaseModel):
     expires_at: datetime | None
     processing_status: str
     processing_error: str | None
+    conversation: list[ConversationTurn]
+    handoff: dict | None
+    alerts: list[AlertOut]

@@ -68,14 +68,26 @@ def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depend
 def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
     event = _parse(CallStatusChanged.from_form, form)
     with svc.db.session() as session:
-        if calls.record_status(session, event) is None:
+        call = calls.record_status(session, event)
+        if call is None:
             log.info("status %s for unknown call %s ignored", event.status, event.call_sid)
+            return _xml(twiml.empty())
+        missed = call.outcome == "missed" and event.status in calls.FINAL_STATUSES
+    if missed:  # after the commit, so the job sees the outcome
+        svc.queue.enqueue_call_ended(event.call_sid)
     return _xml(twiml.empty())
 
 
 @router.post("/recording", response_class=Response)
 def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
     event = _parse(RecordingReady.from_form, form)
+    if event.status == "absent":
+        # No recording will come (silence or a hang-up at once): alert from what the relay heard.
+        with svc.db.session() as session:
+            known = calls.call_exists(session, event.call_sid)
+        if known:
+            svc.queue.enqueue_alert_without_recording(event.call_sid)
+        return _xml(twiml.empty())
     if event.status != "completed":
         log.info("recording %s of call %s is %s; nothing to process", event.recording_sid, event.call_sid, event.status)
         return _xml(twiml.empty())

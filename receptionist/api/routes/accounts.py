@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from receptionist.api.deps import require_admin, services, session
 from receptionist.api.schemas import AccountCreate, AccountOut
+from receptionist import consent
 from receptionist.errors import ApiError
 from receptionist.models import Account, PhoneNumber
 
@@ -35,6 +36,8 @@ def create_account(db: Session, body: AccountCreate) -> Account:
     account.numbers = [PhoneNumber(number=n) for n in dict.fromkeys(body.phone_numbers)]
     db.add(account)
     db.flush()
+    for phone in account.alert_sms:
+        consent.record_alert_opt_in(db, phone, via=f"added as alert number of account {account.id} ({account.name})")
     return account
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receptionist.api.deps import require_admin, session
-from receptionist.api.schemas import CallOut
+from receptionist.api.schemas import AlertOut, CallOut
 from receptionist.errors import ApiError
 from receptionist.models import Call
 
@@ -21,6 +21,9 @@ def call_out(call: Call) -> CallOut:
         transcript=call.transcript or [], summary=call.summary, lead=call.lead,
         training_opt_out=call.training_opt_out, retention_days=call.retention_days, expires_at=call.expires_at,
         processing_status=call.processing_status, processing_error=call.processing_error,
+        conversation=call.conversation or [], handoff=call.handoff,
+        alerts=[AlertOut(channel=d.channel, recipient=d.recipient, status=d.status, attempts=d.attempts,
+                         error=d.error, sent_at=d.sent_at) for d in call.deliveries],
     )
 
 

@@ -1,0 +1,218 @@
+"""Owners hear about every call: SMS and email exactly once, STOP/START/HELP, missed-call text-back."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from redis import Redis
+
+from receptionist import pipeline
+from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
+from tests.test_worker import play_call, run_burst
+
+OWNER_MOBILE = "+15550100999"
+ALERTS_FROM = "+15550100000"
+
+
+@pytest.fixture
+def alerting(make_settings, pg_database, make_context):
+    """The app and a worker context with SMS alerts configured (PostgreSQL)."""
+    from tests.conftest import _serve
+
+    settings = make_settings(pg_database, alert_from_number=ALERTS_FROM)
+    served = _serve(settings)
+    service = next(served)
+    yield service, make_context(settings)
+    served.close()
+
+
+def texts_to(twilio_api, number: str) -> list:
+    return [m for m in twilio_api.messages if m.to == number]
+
+
+def sms(service, sender: str, body: str, to: str = BUSINESS_NUMBER) -> str:
+    response = service.player.post("/twilio/sms", {"AccountSid": service.settings.twilio_account_sid,
+                                                   "MessageSid": "SM" + "0" * 32, "From": sender, "To": to,
+                                                   "Body": body})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    message = ET.fromstring(response.text).find("Message")
+    return message.text if message is not None else ""
+
+
+def test_owner_gets_one_sms_and_one_email_with_the_right_content(alerting, twilio_api, smtp, call_audio):
+    service, ctx = alerting
+    service.create_account(alert_sms=[OWNER_MOBILE])
+    before = len(texts_to(twilio_api, OWNER_MOBILE))
+    call = play_call(service, twilio_api, call_audio.path.read_bytes())
+    run_burst(ctx)
+
+    [text] = texts_to(twilio_api, OWNER_MOBILE)[before:]
+    assert text.from_ == ALERTS_FROM
+    assert text.body.startswith("New call for Acme Plumbing from " + CALLER_NUMBER)
+    assert "water heater" in text.body.lower()  # the summary
+    assert f"Call back: {CALLER_NUMBER}" in text.body
+    assert text.body.endswith(f"/api/calls/{call.call_sid}")
+    assert "recording" not in text.body.lower() and ".wav" not in text.body
+    assert len(text.body) <= 320
+
+    [email] = smtp.wait_for(1)
+    body = email.text()
+    assert email.rcpt_tos == (OWNER_EMAIL,)
+
+    assert "Summary" in body and "Lead" in body and f"Call back: {CALLER_NUMBER}" in body
+    assert "Caller:" in body and "Receptionist:" in body
+
+    detail = service.call(call.call_sid)
+    assert {(a["channel"], a["recipient"], a["status"]) for a in detail["alerts"]} == {
+        ("email", OWNER_EMAIL, "sent"), ("sms", OWNER_MOBILE, "sent")}
+    assert detail["summary"] and detail["lead"]["callback_number"] == CALLER_NUMBER
+
+    # A re-run job and a duplicate callback send nothing new.
+    pipeline.process_recording(ctx, call.recording_sid)
+    service.player.recording_ready(call, twilio_api.recording_url(call.recording_sid), 10, call.recording_sid)
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
+    assert len(smtp.messages) == 1
+
+
+def test_a_refused_sms_is_recorded_as_failed_with_its_reason(alerting, twilio_api, smtp, call_audio):
+    service, ctx = alerting
+    service.create_account(alert_sms=[OWNER_MOBILE])
+    call = play_call(service, twilio_api, call_audio.path.read_bytes())
+    twilio_api_fail_after_download(twilio_api, ctx)
+    run_burst(ctx)
+    sms_alert = next(a for a in service.call(call.call_sid)["alerts"] if a["channel"] == "sms")
+    assert sms_alert["status"] == "failed" and "refused" in sms_alert["error"]
+    assert len(smtp.wait_for(1)) == 1  # the email still went
+
+
+def twilio_api_fail_after_download(twilio_api, ctx):
+    """Make Twilio refuse (400) the next request after the recording download."""
+    original = ctx.twilio.download_recording
+
+    def download_then_break(*args, **kwargs):
+        data = original(*args, **kwargs)
+        twilio_api.fail_next(1, status=400)
+        ctx.twilio.download_recording = original
+        return data
+
+    ctx.twilio.download_recording = download_then_break
+
+
+@pytest.mark.parametrize("body", ["STOP", " stop ", "Stop!", "UNSUBSCRIBE", "cancel", "End", "QUIT", "stopall"])
+def test_stop_keywords_opt_out(alerting, body):
+    service, _ = alerting
+    service.create_account()
+    reply = sms(service, OWNER_MOBILE, body)
+    assert "unsubscribed" in reply and "Acme Plumbing" in reply and "START" in reply
+
+
+def test_help_names_the_business_and_how_to_stop(alerting):
+    service, _ = alerting
+    service.create_account()
+    reply = sms(service, CALLER_NUMBER, " help ")
+    assert reply.startswith("Acme Plumbing:") and "STOP" in reply and "rates may apply" in reply
+    alerts_reply = sms(service, OWNER_MOBILE, "HELP", to=ALERTS_FROM)
+    assert "call alerts" in alerts_reply and "STOP" in alerts_reply
+
+
+def test_other_texts_get_an_empty_answer(alerting):
+    service, _ = alerting
+    service.create_account()
+    assert sms(service, CALLER_NUMBER, "can you come tomorrow?") == ""
+
+
+def test_unsigned_sms_is_refused(alerting):
+    service, _ = alerting
+    response = service.http.post("/twilio/sms", data={"From": OWNER_MOBILE, "To": BUSINESS_NUMBER, "Body": "STOP"})
+    assert response.status_code == 403
+
+
+def test_stop_silences_alerts_until_start(alerting, twilio_api, smtp, call_audio):
+    service, ctx = alerting
+    service.create_account(alert_sms=[OWNER_MOBILE])
+    sms(service, OWNER_MOBILE, "STOP", to=ALERTS_FROM)
+    before = len(texts_to(twilio_api, OWNER_MOBILE))
+    silenced = play_call(service, twilio_api, call_audio.path.read_bytes())
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before
+    sms_alert = next(a for a in service.call(silenced.call_sid)["alerts"] if a["channel"] == "sms")
+    assert sms_alert["status"] == "suppressed" and "STOP" in sms_alert["error"]
+
+    assert "resubscribed" in sms(service, OWNER_MOBILE, "start", to=ALERTS_FROM)
+    play_call(service, twilio_api, call_audio.path.read_bytes())
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
+
+
+def test_adding_an_alert_number_records_how_it_was_opted_in(alerting):
+    from receptionist.models import SmsConsent
+
+    service, _ = alerting
+    account = service.create_account(alert_sms=[OWNER_MOBILE])
+    with service.app.state.services.db.session() as session:
+        consent = session.get(SmsConsent, OWNER_MOBILE)
+        assert consent.opted_in_at is not None and account["id"] in consent.opted_in_via
+        assert consent.opted_out is False
+
+
+def missed_call(service, caller=CALLER_NUMBER):
+    call = service.player.start(caller, BUSINESS_NUMBER)
+    service.player.end(call, duration_s=5)  # hung up during the greeting: no caller turn
+    return call
+
+
+def test_missed_call_text_back_once_a_day(alerting, twilio_api, smtp):
+    service, ctx = alerting
+    service.create_account(missed_call_text_back=True, alert_sms=[OWNER_MOBILE])
+    before = len(texts_to(twilio_api, CALLER_NUMBER))
+    first = missed_call(service)
+    run_burst(ctx)
+    [text_back] = texts_to(twilio_api, CALLER_NUMBER)[before:]
+    assert text_back.from_ == BUSINESS_NUMBER
+    assert "Acme Plumbing" in text_back.body and "STOP" in text_back.body
+    assert service.call(first.call_sid)["outcome"] == "missed"
+    [owner_text] = [m for m in texts_to(twilio_api, OWNER_MOBILE) if first.call_sid in m.body]
+    assert owner_text.body.startswith("Missed call")
+    assert smtp.wait_for(1)[0].subject.startswith("Missed call")
+
+    missed_call(service)
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, CALLER_NUMBER)) == before + 1  # not twice the same day
+    assert len(smtp.wait_for(2)) == 2  # but the owner hears about both
+
+
+def test_no_text_back_to_an_opted_out_caller_or_when_disabled(alerting, twilio_api, smtp):
+    service, ctx = alerting
+    service.create_account(missed_call_text_back=True)
+    sms(service, "+15550142000", "STOP")
+    missed_call(service, caller="+15550142000")
+    run_burst(ctx)
+    assert texts_to(twilio_api, "+15550142000") == []
+
+    assert "resubscribed" in sms(service, "+15550142000", "UNSTOP")
+    missed_call(service, caller="+15550142000")
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, "+15550142000")) == 1
+
+
+def test_text_back_is_off_unless_the_account_enables_it(alerting, twilio_api, smtp):
+    service, ctx = alerting
+    service.create_account()
+    missed_call(service, caller="+15550142111")
+    run_burst(ctx)
+    assert texts_to(twilio_api, "+15550142111") == []
+    assert len(smtp.wait_for(1)) == 1
+
+
+def test_answered_call_gets_no_text_back(alerting, twilio_api, smtp, call_audio):
+    service, ctx = alerting
+    service.create_account(missed_call_text_back=True)
+    before = len(texts_to(twilio_api, CALLER_NUMBER))
+    play_call(service, twilio_api, call_audio.path.read_bytes(), heard=CALL_TURNS)
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, CALLER_NUMBER)) == before
+
+
