@@ -64,8 +64,10 @@ STREET = re.compile(
     r"Way|Place|Pl|Terrace|Circle|Parkway|Highway)\b\.?(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?"
 )
 PROBLEM_WORDS = ("leak", "broke", "broken", "clog", "repair", "install", "replace", "quote", "estimate",
-                 "not working", "no hot water", "flood", "burst", "backed up", "appointment", "schedule", "noise",
-                 "drip", "damage", "need", "problem", "issue")
+                 "not working", "no hot water", "flood", "overflow", "burst", "backed up", "appointment", "schedule",
+                 "noise", "drip", "damage", "need", "problem", "issue", "stopped working", "won't")
+# Sentences that give contact details, not the reason for the call.
+CONTACT_WORDS = ("call me", "number", "reach me", "address", "live at", "live in", "my name")
 EMERGENCY_WORDS = ("emergency", "flooding", "flooded", "burst", "gas smell", "smell gas", "sparks", "fire", "no heat",
                    "sewage")
 HIGH_WORDS = ("urgent", "asap", "as soon as possible", "right away", "today", "leaking", "leak", "no hot water")
@@ -125,13 +127,16 @@ def _clean_reason(sentence: str) -> str:
     return (reason[:1].upper() + reason[1:])[:200]
 
 
-def extract_reason(sentences: list[str]) -> str | None:
-    for sentence in sentences:
-        lowered = sentence.lower()
-        if any(word in lowered for word in PROBLEM_WORDS) and not NAME.search(sentence):
+def extract_reason(sentences: list[str], services: list[str] = ()) -> str | None:
+    """The first thing the caller said about a problem or one of the business's services; else the
+    first substantial sentence that is not contact details (callers state their reason early)."""
+    topic_words = PROBLEM_WORDS + tuple(w for service in services for w in service.lower().split() if len(w) > 3)
+    plain = [s for s in sentences if not NAME.search(s) and not any(w in s.lower() for w in CONTACT_WORDS)]
+    for sentence in plain:
+        if any(word in sentence.lower() for word in topic_words):
             return _clean_reason(sentence)
-    candidates = [s for s in sentences if len(s.split()) >= 4 and not NAME.search(s) and not extract_phone(s)]
-    return _clean_reason(max(candidates, key=len)) if candidates else None
+    candidates = [s for s in plain if len(GREETING.sub("", s).split()) >= 3]
+    return _clean_reason(candidates[0]) if candidates else None
 
 
 def extract_urgency(text: str) -> Urgency:
@@ -151,7 +156,8 @@ def caller_text(conversation: list[dict] | None, transcript: list[dict] | None) 
 
 
 def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcript: list[dict] | None,
-                    live_lead: dict | None, service_areas: list[str], default_country: str = "1") -> CallSummary:
+                    live_lead: dict | None, service_areas: list[str], services: list[str] = (),
+                    default_country: str = "1") -> CallSummary:
     text = caller_text(conversation, transcript)
     sentences = [s for s in SENTENCE.split(text) if s.strip()]
     extracted = Lead(
@@ -159,7 +165,7 @@ def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcri
         callback_number=extract_phone(text, default_country) or to_e164(caller_id, default_country)
         or (caller_id if re.fullmatch(r"\+[1-9]\d{6,14}", caller_id or "") else None),
         address=extract_address(text, service_areas),
-        reason=extract_reason(sentences),
+        reason=extract_reason(sentences, services),
         urgency=extract_urgency(text) if text else None,
     )
     lead = merge_leads(live_lead, extracted)
@@ -289,4 +295,5 @@ class Summarizer:
                 log.warning("LLM summary failed (%s: %s); using extraction", type(exc).__name__, exc)
         return extract_summary(caller_id=caller_id, conversation=conversation, transcript=transcript,
                                live_lead=live_lead, service_areas=list(business.get("service_areas") or []),
+                               services=list(business.get("services") or []),
                                default_country=default_country), "extractive"

@@ -42,6 +42,8 @@ def vocabulary_prompt(business_name: str, business: dict | None) -> str:
 
 # A silence this long inside one channel ends an utterance (the other party usually speaks in it).
 PAUSE_S = 0.8
+# Shorter "utterances" are Whisper's filler at the edge of speech ("Thank you." in 80 ms), not words.
+MIN_UTTERANCE_S = 0.2
 
 
 def split_at_pauses(words, pause_s: float = PAUSE_S) -> list[tuple[float, float, str]]:
@@ -55,7 +57,7 @@ def split_at_pauses(words, pause_s: float = PAUSE_S) -> list[tuple[float, float,
         current.append(word)
     if current:
         utterances.append(_join(current))
-    return [u for u in utterances if u[2]]
+    return [u for u in utterances if u[2] and u[1] - u[0] >= MIN_UTTERANCE_S]
 
 
 def _join(words) -> tuple[float, float, str]:
