@@ -18,6 +18,7 @@ test-all: install
 bench: install
 	$(PY) bench/transcribe.py
 	$(PY) bench/webhook.py
+	$(PY) bench/post_call.py
 
 install: system-deps $(VENV)/.installed
 

@@ -175,22 +175,7 @@ def test_worker_loads_the_model_once_for_many_jobs(pg_service, make_context, twi
 
 def settings_env(settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_", "AWS_", "OPENAI_"))}
-    env.update({
-        "RECEPTIONIST_DATABASE_URL": settings.database_url,
-        "RECEPTIONIST_REDIS_URL": settings.redis_url,
-        "RECEPTIONIST_S3_BUCKET": settings.s3_bucket,
-        "RECEPTIONIST_S3_ENDPOINT_URL": settings.s3_endpoint_url,
-        "AWS_ACCESS_KEY_ID": settings.aws_access_key_id,
-        "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key,
-        "AWS_DEFAULT_REGION": settings.aws_region,
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-        "RECEPTIONIST_TWILIO_API_URL": settings.twilio_api_url,
-        "RECEPTIONIST_PUBLIC_URL": settings.public_url,
-        "RECEPTIONIST_SMTP_URL": settings.smtp_url,
-        "RECEPTIONIST_WORKER_LEASE": "3",
-    })
-    return env
+    return env | settings.to_env() | {"RECEPTIONIST_WORKER_LEASE": "3"}
 
 
 def start_worker(settings, log_path):
