@@ -197,3 +197,46 @@ class TextBack(Base):
     error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    """Someone who can use the API and the dashboard: an admin of the deployment, or an owner or
+    member of one account. Only a hash of the bearer token is kept; the token is shown once."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))  # admin | owner | member
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Who did or read what, when: every read of a recording or transcript, every change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # "user:<id> <email>", "admin-token", "system:<job>"
+    action: Mapped[str] = mapped_column(String(64))  # "call.read", "recording.read", "call.erase", …
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Tombstone(Base):
+    """What remains of an erased call: who erased what and when, and nothing of its content."""
+
+    __tablename__ = "tombstones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    erased_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(64))  # "request", "caller-erasure", "retention", "account-closed"
+    removed: Mapped[dict] = mapped_column(JSON, default=dict)  # object keys, Twilio recording sids, db fields
