@@ -9,8 +9,9 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from receptionist import __version__
-from receptionist.api.routes import accounts, calls
+from receptionist.api.routes import accounts, calls, ops
 from receptionist.errors import install_error_handlers
+from receptionist.metrics import Metrics, MetricsMiddleware
 from receptionist.services import AppServices
 from receptionist.settings import Settings
 from receptionist.twilio import sms, webhooks
@@ -40,14 +41,13 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
 
     app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)
     app.state.services = svc
+    app.state.metrics = Metrics(svc)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(webhooks.router)
     app.include_router(sms.router)
     app.include_router(accounts.router)
     app.include_router(calls.router)
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz():
-        return {"status": "ok", "version": __version__}
+    app.include_router(ops.router)
 
     return app

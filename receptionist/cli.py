@@ -7,9 +7,12 @@ import sys
 
 import typer
 
+from receptionist import account_cli
+
 app = typer.Typer(help="AI receptionist call pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(account_cli.app, name="accounts")
 
 
 def _logging(level: str = "INFO") -> None:

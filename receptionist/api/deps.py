@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from receptionist.errors import ApiError
+from receptionist.auth import Principal, authenticate, require_role
 from receptionist.services import AppServices
 
 bearer = HTTPBearer(auto_error=False)
@@ -26,13 +25,15 @@ def session(svc: AppServices = Depends(services)) -> Iterator[Session]:
         yield s
 
 
-async def require_admin(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), svc: AppServices = Depends(services)
-) -> str:
-    """The deployment's admin token (`RECEPTIONIST_ADMIN_TOKEN`); per-user roles come with the accounts API."""
-    expected = svc.settings.admin_token
-    if credentials is None or not credentials.credentials:
-        raise ApiError(401, "missing bearer token")
-    if not expected or not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise ApiError(401, "unknown token")
-    return "admin"
+def principal(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    svc: AppServices = Depends(services),
+    db: Session = Depends(session),
+) -> Principal:
+    """The caller of an API route: the deployment's admin token or a user's token (401 otherwise)."""
+    return authenticate(db, credentials.credentials if credentials else None, svc.settings.admin_token)
+
+
+def require_admin(who: Principal = Depends(principal)) -> Principal:
+    require_role(who, "admin")
+    return who

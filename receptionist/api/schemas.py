@@ -85,6 +85,37 @@ class AccountCreate(BaseModel):
     missed_call_text_back: bool = False
 
 
+class AccountUpdate(BaseModel):
+    """Fields an owner may change (and an admin, who alone may also change `retention_days`/`status`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    phone_numbers: list[Phone] | None = Field(None, max_length=20)
+    timezone: TimezoneName | None = None
+    business: Business | None = None
+    greeting: str | None = Field(None, max_length=1000)
+    disclosure: str | None = Field(None, max_length=1000)
+    transfer_number: Phone | None = None
+    alert_sms: list[Phone] | None = Field(None, max_length=20)
+    alert_emails: list[EmailStr] | None = Field(None, max_length=20)
+    retention_days: RetentionDays | None = None
+    training_opt_out: bool | None = None
+    missed_call_text_back: bool | None = None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    role: Literal["owner", "member"]
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    token: str = Field(description="shown once: only a hash of it is kept")
+
+
 class AccountOut(BaseModel):
     id: str
     name: str
@@ -123,6 +154,32 @@ class AlertOut(BaseModel):
     attempts: int
     error: str | None
     sent_at: datetime | None
+
+
+class CallUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    training_opt_out: bool
+
+
+class CallListItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    call_sid: str
+    from_: str = Field(alias="from")
+    to: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: int | None
+    outcome: str | None
+    summary: str | None
+    processing_status: str
+
+
+class CallPage(BaseModel):
+    items: list[CallListItem]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
 
 
 class CallOut(BaseModel):

@@ -1,16 +1,20 @@
-"""Accounts: the businesses this deployment answers for."""
+"""Accounts: the businesses this deployment answers for, and their teams."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from sqlalchemy import select
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from receptionist.api.deps import require_admin, services, session
-from receptionist.api.schemas import AccountCreate, AccountOut
-from receptionist import consent
+from receptionist import accounts, auth
+from receptionist.api.deps import principal, services, session
+from receptionist.api.routes.calls import call_list_item
+from receptionist.api.schemas import AccountCreate, AccountOut, AccountUpdate, CallPage, Phone, UserCreate, UserOut
+from receptionist.auth import Principal
 from receptionist.errors import ApiError
-from receptionist.models import Account, PhoneNumber
+from receptionist.models import Account, Call
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
@@ -26,25 +30,86 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
-def create_account(db: Session, body: AccountCreate) -> Account:
-    """Shared by the API and the CLI."""
-    taken = db.scalars(select(PhoneNumber.number).where(PhoneNumber.number.in_(body.phone_numbers))).all()
-    if taken:
-        raise ApiError(409, f"phone number already routed to another account: {', '.join(sorted(taken))}")
-    values = body.model_dump(exclude={"phone_numbers"}, mode="json")
-    account = Account(**values)
-    account.numbers = [PhoneNumber(number=n) for n in dict.fromkeys(body.phone_numbers)]
-    db.add(account)
-    db.flush()
-    for phone in account.alert_sms:
-        consent.record_alert_opt_in(db, phone, via=f"added as alert number of account {account.id} ({account.name})")
+def load_account(db: Session, who: Principal, account_id: str, **check) -> Account:
+    account = db.get(Account, account_id) if auth.can_see(who, account_id) else None
+    auth.check_account(who, account.id if account else None, **check)
     return account
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def post_account(body: AccountCreate, db: Session = Depends(session), _role: str = Depends(require_admin),
+def post_account(body: AccountCreate, db: Session = Depends(session), who: Principal = Depends(principal),
                  svc=Depends(services)):
-    account = account_out(create_account(db, body))
+    auth.require_role(who, "admin")
+    account = accounts.create_account(db, body, actor=who.actor)
     db.commit()
     svc.directory.clear()  # a number may have been "unknown" a moment ago
-    return account
+    return account_out(account)
+
+
+@router.get("/{account_id}", response_model=AccountOut)
+def get_account(account_id: str, db: Session = Depends(session), who: Principal = Depends(principal)):
+    return account_out(load_account(db, who, account_id))
+
+
+@router.patch("/{account_id}", response_model=AccountOut)
+def patch_account(account_id: str, body: AccountUpdate, db: Session = Depends(session),
+                  who: Principal = Depends(principal), svc=Depends(services)):
+    account = load_account(db, who, account_id, write=True)
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    if "retention_days" in changes and not who.is_admin:
+        raise ApiError(403, "only an admin changes retention_days")
+    accounts.update_account(db, account, changes, actor=who.actor, queue=svc.queue)
+    db.commit()
+    svc.directory.clear()
+    return account_out(account)
+
+
+@router.delete("/{account_id}", response_model=AccountOut)
+def close_account(account_id: str, db: Session = Depends(session), who: Principal = Depends(principal),
+                  svc=Depends(services)):
+    """Close the account: its numbers stop answering; its data is kept 90 days, then purged."""
+    account = load_account(db, who, account_id, admin=True)
+    accounts.close_account(db, account, actor=who.actor)
+    db.commit()
+    svc.directory.clear()
+    return account_out(account)
+
+
+@router.post("/{account_id}/users", status_code=201, response_model=UserOut)
+def add_user(account_id: str, body: UserCreate, db: Session = Depends(session), who: Principal = Depends(principal)):
+    account = load_account(db, who, account_id, write=True)
+    user, token = auth.create_user(db, email=body.email, role=body.role, account_id=account.id)
+    from receptionist import audit
+
+    audit.record(db, who.actor, "user.create", account_id=account.id, user=user.id, role=user.role)
+    db.commit()
+    return UserOut(id=user.id, email=user.email, role=user.role, token=token)
+
+
+@router.get("/{account_id}/calls", response_model=CallPage)
+def list_calls(
+    account_id: str,
+    since: datetime | None = Query(None, description="calls started at or after (ISO 8601)"),
+    until: datetime | None = Query(None, description="calls started before (ISO 8601)"),
+    caller: Phone | None = Query(None, description="the caller's number, E.164"),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    db: Session = Depends(session),
+    who: Principal = Depends(principal),
+):
+    account = load_account(db, who, account_id)
+    where = [Call.account_id == account.id]
+    for bound in (since, until):
+        if bound is not None and bound.tzinfo is None:
+            raise ApiError(422, "since and until need a timezone (e.g. 2026-01-31T09:00:00Z)")
+    if since is not None:
+        where.append(Call.started_at >= since)
+    if until is not None:
+        where.append(Call.started_at < until)
+    if caller is not None:
+        where.append(Call.from_number == caller)
+    total = db.scalar(select(func.count()).select_from(Call).where(*where))
+    rows = db.scalars(select(Call).where(*where).order_by(Call.started_at.desc(), Call.id.desc())
+                      .limit(limit).offset(offset)).all()
+    return CallPage(items=[call_list_item(c) for c in rows], total=total, limit=limit, offset=offset,
+                    next_offset=offset + limit if offset + limit < total else None)

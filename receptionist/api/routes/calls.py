@@ -1,17 +1,28 @@
-"""Calls: what happened on each call, with the speaker-labelled transcript."""
+"""Calls: what happened on each call, with the speaker-labelled transcript and the recording."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receptionist.api.deps import require_admin, session
-from receptionist.api.schemas import AlertOut, CallOut
+from receptionist import audit, auth
+from receptionist.api.deps import principal, services, session
+from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
+from receptionist.auth import Principal
 from receptionist.errors import ApiError
-from receptionist.models import Call
+from receptionist.models import Call, Recording
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
+
+PRESIGNED_TTL_S = 900  # a recording link works for 15 minutes, then must be asked for again
+
+
+def call_list_item(call: Call) -> CallListItem:
+    return CallListItem(call_sid=call.call_sid, **{"from": call.from_number}, to=call.to_number,
+                        started_at=call.started_at, ended_at=call.ended_at, duration_s=call.duration_s,
+                        outcome=call.outcome, summary=call.summary, processing_status=call.processing_status)
 
 
 def call_out(call: Call) -> CallOut:
@@ -27,9 +38,43 @@ def call_out(call: Call) -> CallOut:
     )
 
 
-@router.get("/{call_sid}", response_model=CallOut, response_model_by_alias=True)
-def get_call(call_sid: str, db: Session = Depends(session), _role: str = Depends(require_admin)):
+def load_call(db: Session, who: Principal, call_sid: str, **check) -> Call:
     call = db.scalar(select(Call).where(Call.call_sid == call_sid))
-    if call is None:
-        raise ApiError(404, f"no call {call_sid}")
+    auth.check_account(who, call.account_id if call else None, what="call", **check)
+    return call
+
+
+@router.get("/{call_sid}", response_model=CallOut, response_model_by_alias=True)
+def get_call(call_sid: str, db: Session = Depends(session), who: Principal = Depends(principal)):
+    call = load_call(db, who, call_sid)
+    audit.record(db, who.actor, "transcript.read", account_id=call.account_id, call_sid=call.call_sid)
+    db.commit()
     return call_out(call)
+
+
+@router.patch("/{call_sid}", response_model=CallOut, response_model_by_alias=True)
+def patch_call(call_sid: str, body: CallUpdate, db: Session = Depends(session), who: Principal = Depends(principal),
+               svc=Depends(services)):
+    """Opt this one call out of (or back into) AI training; its objects are re-tagged."""
+    call = load_call(db, who, call_sid, write=True)
+    from receptionist import retention
+
+    retention.apply_call_training(db, call, body.training_opt_out, queue=svc.queue)
+    audit.record(db, who.actor, "call.update", account_id=call.account_id, call_sid=call.call_sid,
+                 training_opt_out=body.training_opt_out)
+    db.commit()
+    return call_out(call)
+
+
+@router.get("/{call_sid}/recording", status_code=302, response_class=RedirectResponse,
+            responses={302: {"description": "a presigned URL of the recording, valid 15 minutes"}})
+def get_recording(call_sid: str, db: Session = Depends(session), who: Principal = Depends(principal),
+                  svc=Depends(services)):
+    call = load_call(db, who, call_sid)
+    key = db.scalar(select(Recording.audio_key).where(Recording.call_id == call.id, Recording.audio_key.is_not(None))
+                    .order_by(Recording.id.desc()).limit(1))
+    if key is None:
+        raise ApiError(404, "this call has no stored recording")
+    audit.record(db, who.actor, "recording.read", account_id=call.account_id, call_sid=call.call_sid, key=key)
+    db.commit()
+    return RedirectResponse(svc.store.presigned_url(key, expires_in=PRESIGNED_TTL_S), status_code=302)

@@ -1,0 +1,41 @@
+"""Operations: liveness, readiness (database, Redis, S3) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from receptionist import __version__
+from receptionist.api.deps import services
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+async def healthz():
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz")
+def readyz(svc=Depends(services)):
+    checks = {}
+    for name, probe in (("database", lambda: _db_ping(svc)), ("redis", svc.queue.ping), ("s3", svc.store.ping)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+
+
+def _db_ping(svc) -> None:
+    with svc.db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+@router.get("/metrics")
+def metrics(request: Request):
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
