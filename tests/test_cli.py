@@ -1,0 +1,52 @@
+"""`receptionist accounts …` runs the same code paths as the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from receptionist import auth
+from receptionist.cli import app
+from receptionist.db import Database
+from receptionist.models import Account, AuditEvent
+from tests.conftest import ACCOUNT
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("RECEPTIONIST_DATABASE_URL", url)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    run.runner, run.db = runner, Database(url)
+    return run
+
+
+def test_create_list_update_and_add_users(cli):
+    account_id = cli("accounts", "create", "--json", json.dumps(ACCOUNT))
+    assert "Acme Plumbing" in cli("accounts", "list")
+    assert "name" in cli("accounts", "update", account_id, "--json", '{"name": "Acme Plumbing & Heating"}')
+    owner_token = cli("accounts", "add-user", account_id, "owner@example.com", "--role", "owner")
+    admin_token = cli("accounts", "create-admin", "ops@example.com")
+    with cli.db.session() as session:
+        assert session.get(Account, account_id).name == "Acme Plumbing & Heating"
+        owner = auth.authenticate(session, owner_token, admin_token=None)
+        admin = auth.authenticate(session, admin_token, admin_token=None)
+        assert (owner.role, owner.account_id) == ("owner", account_id)
+        assert (admin.role, admin.account_id) == ("admin", None)
+        assert {e.action for e in session.query(AuditEvent)} >= {"account.create", "account.update"}
+
+
+def test_invalid_input_is_a_clear_error(cli):
+    result = cli.runner.invoke(app, ["accounts", "create", "--json", json.dumps({**ACCOUNT, "retention_days": 45})])
+    assert result.exit_code == 1
+    assert "retention_days" in result.output and "7, 30, 60, 90" in result.output
+    result = cli.runner.invoke(app, ["accounts", "add-user", "nope", "a@example.com"])
+    assert result.exit_code == 1 and "no account nope" in result.output
