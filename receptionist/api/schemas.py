@@ -182,22 +182,12 @@ class CallPage(BaseModel):
     next_offset: int | None
 
 
-class CallOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    call_sid: str
-    from_: str = Field(alias="from")
-    to: str
-    started_at: datetime
-    ended_at: datetime | None
-    duration_s: int | None
-    outcome: str | None
+class CallOut(CallListItem):
     transcript: list[TranscriptSegment]
-    summary: str | None
     lead: dict | None
     training_opt_out: bool
     retention_days: int
     expires_at: datetime | None
-    processing_status: str
     processing_error: str | None
     conversation: list[ConversationTurn]
     handoff: dict | None

@@ -6,8 +6,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
+from receptionist.local.server import LocalServer
 from receptionist.local.ports import LOOPBACK, free_port
 from receptionist.local.process import ManagedProcess
 
@@ -19,7 +19,7 @@ def find_redis_server() -> Path:
     return Path(found)
 
 
-class LocalRedis:
+class LocalRedis(LocalServer):
     """redis-server on a free 127.0.0.1 port, ready once it answers PING."""
 
     def __init__(self, port: int | None = None, startup_timeout: float = 10.0) -> None:
@@ -28,15 +28,6 @@ class LocalRedis:
         self._port: int | None = None
         self._dir: Path | None = None
         self._process: ManagedProcess | None = None
-
-    def __enter__(self) -> LocalRedis:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -27,9 +27,9 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from receptionist.local.server import LocalServer
 from receptionist.local.ports import LOOPBACK, free_port, port_is_free
 from receptionist.local.process import ManagedProcess
 
@@ -65,7 +65,7 @@ def find_weed() -> Path:
     )
 
 
-class LocalS3:
+class LocalS3(LocalServer):
     """SeaweedFS S3 gateway on 127.0.0.1 with one admin identity and a local KMS.
 
     stop() then start() comes back on the same ports when they are still free, so clients keep
@@ -94,15 +94,6 @@ class LocalS3:
         self._ports: dict[str, int] = {}
         self._previous_ports: dict[str, int] = {}
         self._process: ManagedProcess | None = None
-
-    def __enter__(self) -> LocalS3:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- properties ---------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ import time
 import uvicorn
 
 from receptionist.local.ports import free_port
+from receptionist.local.server import LocalServer
 
 
-class ServedApp:
+class ServedApp(LocalServer):
     def __init__(self, app, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning"):
         self.host = host
         self.port = port or free_port()
@@ -37,8 +38,3 @@ class ServedApp:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> ServedApp:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

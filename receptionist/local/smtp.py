@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from types import TracebackType
 from typing import Any
 
+from receptionist.local.server import LocalServer
 from receptionist.local.ports import LOOPBACK, free_port
 
 
@@ -74,7 +74,7 @@ class _Inbox:
             return list(self._messages)
 
 
-class SmtpCapture:
+class SmtpCapture(LocalServer):
     """aiosmtpd on 127.0.0.1 collecting messages; stop/start keeps the port and the inbox.
 
     Plain SMTP without AUTH or TLS, which is what a local relay offers.
@@ -85,15 +85,6 @@ class SmtpCapture:
         self._port = port or free_port()
         self._inbox = _Inbox()
         self._controller: Any = None
-
-    def __enter__(self) -> SmtpCapture:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

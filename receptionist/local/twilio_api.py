@@ -33,10 +33,10 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from receptionist.local.server import LocalServer
 from receptionist.local.ports import LOOPBACK
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # `requests` records what tests need; stderr noise would only bury failures
 
 
-class LocalTwilioApi:
+class LocalTwilioApi(LocalServer):
     """Twilio REST look-alike on 127.0.0.1: recordings, SMS, basic auth, failure injection."""
 
     def __init__(self, account_sid: str, auth_token: str, port: int = 0) -> None:
@@ -176,15 +176,6 @@ class LocalTwilioApi:
         self._failures: list[int] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> LocalTwilioApi:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- server lifecycle ---------------------------------------------------------------------
 

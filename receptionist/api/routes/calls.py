@@ -27,12 +27,10 @@ def call_list_item(call: Call) -> CallListItem:
 
 def call_out(call: Call) -> CallOut:
     return CallOut(
-        call_sid=call.call_sid, **{"from": call.from_number}, to=call.to_number, started_at=call.started_at,
-        ended_at=call.ended_at, duration_s=call.duration_s, outcome=call.outcome,
-        transcript=call.transcript or [], summary=call.summary, lead=call.lead,
+        **call_list_item(call).model_dump(by_alias=True),
+        transcript=call.transcript or [], lead=call.lead,
         training_opt_out=call.training_opt_out, retention_days=call.retention_days, expires_at=call.expires_at,
-        processing_status=call.processing_status, processing_error=call.processing_error,
-        conversation=call.conversation or [], handoff=call.handoff,
+        processing_error=call.processing_error, conversation=call.conversation or [], handoff=call.handoff,
         alerts=[AlertOut(channel=d.channel, recipient=d.recipient, status=d.status, attempts=d.attempts,
                          error=d.error, sent_at=d.sent_at) for d in call.deliveries],
     )
