@@ -228,3 +228,29 @@ def test_worker_killed_mid_job_loses_nothing(pg_service, make_context, twilio_ap
     time.sleep(0.3)
     assert len(smtp.messages) == 1
     assert Queue(ctx.settings.queue_name, connection=Redis.from_url(ctx.settings.redis_url)).started_job_registry.count == 0
+
+
+def test_twilio_copy_is_deleted_once_ours_is_stored_when_configured(make_settings, pg_database, make_context,
+                                                                      twilio_api, smtp, call_audio):
+    from tests.conftest import _serve
+
+    settings = make_settings(pg_database, delete_twilio_recordings=True)
+    served = _serve(settings)
+    service = next(served)
+    try:
+        service.create_account()
+        ctx = make_context(settings)
+        call = play_call(service, twilio_api, call_audio.path.read_bytes())
+        run_burst(ctx)
+        assert service.call(call.call_sid)["processing_status"] == "done"
+        assert call.recording_sid in twilio_api.deleted_recordings
+    finally:
+        served.close()
+
+
+def test_twilio_copy_is_kept_by_default(pg_service, make_context, twilio_api, smtp, call_audio):
+    pg_service.create_account()
+    call = play_call(pg_service, twilio_api, call_audio.path.read_bytes())
+    run_burst(make_context(pg_service.settings))
+    assert pg_service.call(call.call_sid)["processing_status"] == "done"
+    assert call.recording_sid not in twilio_api.deleted_recordings
