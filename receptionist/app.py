@@ -14,7 +14,7 @@ from receptionist.errors import install_error_handlers
 from receptionist.metrics import Metrics, MetricsMiddleware
 from receptionist.services import AppServices
 from receptionist.settings import Settings
-from receptionist.twilio import sms, webhooks
+from receptionist.twilio import relay, sms, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(webhooks.router)
+    app.include_router(relay.router)
     app.include_router(sms.router)
     app.include_router(accounts.router)
     app.include_router(calls.router)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
+from openai import AsyncOpenAI
+
+from receptionist.agent.llm import build_client
 from receptionist.calls import CallStarts
+from receptionist.conversations import ConversationStore
 from receptionist.db import Database
 from receptionist.directory import AccountDirectory
+from receptionist.models import utcnow
 from receptionist.queue import JobQueue
 from receptionist.settings import Settings
 from receptionist.storage import ObjectStore
@@ -27,6 +33,9 @@ class AppServices:
     templates: Templates
     directory: AccountDirectory
     call_starts: CallStarts
+    conversations: ConversationStore
+    llm: AsyncOpenAI | None  # the relay's LLM client; None when no LLM is configured (offline receptionist)
+    clock: Callable[[], datetime] = field(default=utcnow)  # aware "now"; tests move it outside business hours
 
     @classmethod
     def build(cls, settings: Settings) -> AppServices:
@@ -41,6 +50,8 @@ class AppServices:
             templates=templates,
             directory=AccountDirectory(db, partial(twiml.answer_for_account, templates=templates, settings=settings)),
             call_starts=CallStarts(db.hot_engine),
+            conversations=ConversationStore(db),
+            llm=build_client(settings),
         )
 
     def close(self) -> None:

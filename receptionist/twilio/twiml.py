@@ -48,3 +48,39 @@ def unknown_number() -> str:
 
 def empty() -> str:
     return str(VoiceResponse())
+
+
+# --- After the ConversationRelay session (POST /twilio/relay/action) -----------------------------------
+# The receptionist's last words are spoken here, by the call, rather than streamed over the relay just
+# before its `end` message: the relay ending cannot cut them off.
+
+def transfer(*, say: str, number: str, caller_id: str, action_url: str, timeout_s: int = 25) -> str:
+    """Hand the caller to a person; the <Dial> reports back to `action_url` (no answer → take a message)."""
+    response = VoiceResponse()
+    response.say(say)
+    response.dial(number, caller_id=caller_id, action=action_url, method="POST", timeout=timeout_s,
+                  answer_on_bridge=True)
+    return str(response)
+
+
+def take_message(*, say: str, goodbye: str, listen_s: int = 60) -> str:
+    """Let the caller leave a message when no person can take the call.
+
+    No <Record>: the call's dual-channel recording (started before the relay) is still running, so
+    the message lands in the same recording, transcript, retention and alert as the rest of the
+    call. A <Record> would leave a second copy at Twilio that retention and erasure do not know of.
+    """
+    response = VoiceResponse()
+    response.say(say)
+    response.pause(length=listen_s)
+    response.say(goodbye)
+    response.hangup()
+    return str(response)
+
+
+def hang_up(say: str | None = None) -> str:
+    response = VoiceResponse()
+    if say:
+        response.say(say)
+    response.hangup()
+    return str(response)
