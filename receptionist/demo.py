@@ -1,15 +1,21 @@
 """`receptionist demo`: one whole call on embedded local services, printed as it travels.
 
 Starts a real Redis, a SeaweedFS S3 server, an SMTP capture and a local stand-in of Twilio's REST
-API; serves the app with uvicorn; plays a call the way Twilio does (signed webhooks, a dual-channel
-recording of synthetic speech downloaded with basic auth); runs the worker; shows the transcript,
-the stored objects with their encryption and tags, and the owner's email. Cleans up after itself.
+API; serves the app with uvicorn; plays a call the way Twilio does: the signed voice webhook, a
+ConversationRelay session in which the caller talks with the (offline, profile-driven)
+receptionist, the relay's action callback, the status callback, and a dual-channel recording of the
+same conversation in synthetic speech, downloaded with basic auth. Then it runs the worker and
+shows the transcript, the lead, the stored objects with their encryption and tags, and the owner's
+email. Cleans up after itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
+import xml.etree.ElementTree as ET
 import shutil
 import tempfile
 import time
@@ -25,6 +31,7 @@ from rich.table import Table
 from receptionist.app import create_app
 from receptionist.local import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
 from receptionist.local.call_player import CallPlayer, new_sid
+from receptionist.local.relay_client import RelayCaller
 from receptionist.local.served_app import ServedApp
 from receptionist.local.speech import synthesize_call
 from receptionist.pipeline import PipelineContext
@@ -49,12 +56,13 @@ DEMO_ACCOUNT = {
     "alert_emails": [OWNER_EMAIL],
 }
 
-DEMO_TURNS = [
-    ("receptionist", "Thanks for calling Rivertown Plumbing. How can I help you today?"),
-    ("caller", "Hi, this is Maria Lopez. My water heater is leaking all over the basement."),
-    ("receptionist", "I'm sorry to hear that. What is the best number to call you back?"),
-    ("caller", "Please call me back at five five five, zero one four two. I live in Springfield."),
-    ("receptionist", "Thank you Maria. A plumber will call you back within the hour. Goodbye."),
+# What the caller says, turn by turn; the receptionist's answers come from the service itself.
+CALLER_LINES = [
+    "Hi, my water heater is leaking all over the basement. I live in Springfield.",
+    "My name is Maria Lopez.",
+    "You can reach me at 312 555 0199.",
+    "Yes, that's right.",
+    "Thank you, goodbye.",
 ]
 
 
@@ -100,14 +108,23 @@ def run_demo(keep: bool = False) -> int:
             account = response.json()
             console.print(f"Created account [bold]{account['name']}[/] ({account['id']}) answering {BUSINESS_NUMBER}")
 
-            console.print("Synthesizing the call audio with espeak-ng (8 kHz, dual channel, mu-law quality)…")
-            audio = synthesize_call(DEMO_TURNS, workdir / "call.wav")
-            recording_sid = new_sid("RE")
             player = CallPlayer(app.url, account_sid, auth_token, public_url=settings.public_url)
             stack.callback(player.close)
 
             call = player.start(CALLER_NUMBER, BUSINESS_NUMBER)
             console.print(Panel(call.twiml, title=f"POST /twilio/voice → TwiML for {call.call_sid}", expand=False))
+            greeting = ET.fromstring(call.twiml).find("Connect/ConversationRelay").get("welcomeGreeting")
+            turns, handoff = asyncio.run(_converse(console, app.url, settings, call, greeting))
+            action = player.post("/twilio/relay/action", {
+                "AccountSid": account_sid, "CallSid": call.call_sid, "SessionStatus": "ended",
+                "HandoffData": json.dumps(handoff) if handoff else ""})
+            console.print(Panel(action.text, title="POST /twilio/relay/action → TwiML", expand=False))
+            if handoff and handoff.get("say"):
+                turns.append(("receptionist", handoff["say"]))
+
+            console.print("Synthesizing the recording of that conversation with espeak-ng (8 kHz, dual channel)…")
+            audio = synthesize_call(turns, workdir / "call.wav")
+            recording_sid = new_sid("RE")
             twilio_api.add_recording(recording_sid, audio.path.read_bytes(), call_sid=call.call_sid)
             player.end(call, duration_s=round(audio.duration_s))
             player.recording_ready(call, twilio_api.recording_url(recording_sid), round(audio.duration_s), recording_sid)
@@ -122,6 +139,8 @@ def run_demo(keep: bool = False) -> int:
 
             detail = http.get(f"/api/calls/{call.call_sid}", headers={"Authorization": f"Bearer {admin_token}"}).json()
             _print_transcript(console, detail)
+            console.print(Panel(f"{detail['summary']}\n\n" + json.dumps(detail["lead"], indent=2),
+                                title=f"Summary and lead ({detail['outcome']})", expand=False))
             _print_objects(console, ctx, account["id"], call.call_sid)
             _print_email(console, smtp)
             ok = detail["processing_status"] == "done" and len(smtp.messages) == 1
@@ -132,6 +151,28 @@ def run_demo(keep: bool = False) -> int:
             console.print(f"Kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _converse(console: Console, app_url: str, settings: Settings, call, greeting: str):
+    """Twilio's side of the ConversationRelay session: the caller's lines as transcribed prompts."""
+    turns = [("receptionist", greeting)]
+    console.print(f"[bold]Receptionist:[/] {greeting}")
+    relay_url = app_url.replace("http", "ws", 1) + "/twilio/relay"
+    handoff = None
+    async with RelayCaller(relay_url, call_sid=call.call_sid, from_number=call.from_number, to_number=call.to_number,
+                           account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
+                           public_relay_url=settings.relay_url) as relay:
+        for line in CALLER_LINES:
+            console.print(f"[bold]Caller:[/]       {line}")
+            turns.append(("caller", line))
+            heard = await relay.say(line)
+            if heard.text:
+                console.print(f"[bold]Receptionist:[/] {heard.text}")
+                turns.append(("receptionist", heard.text))
+            if heard.end is not None:
+                handoff = heard.handoff
+                break
+    return turns, handoff
 
 
 def _port() -> int:
