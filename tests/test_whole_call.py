@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from redis import Redis
 
+from receptionist.local.relay_client import RelayCaller
 from receptionist.storage import recording_key, transcript_key
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 from workers.worker import run_worker
@@ -13,6 +15,18 @@ from workers.worker import run_worker
 
 def run_burst(ctx) -> None:
     run_worker(ctx, Redis.from_url(ctx.settings.redis_url), ctx.settings.queue_name, burst=True, with_scheduler=False)
+
+
+async def talk(service, call, lines: list[str]) -> None:
+    """The caller talks with the receptionist over ConversationRelay, as Twilio relays it."""
+    relay_url = service.url.replace("http", "ws", 1) + "/twilio/relay"
+    async with RelayCaller(relay_url, call_sid=call.call_sid, from_number=call.from_number, to_number=call.to_number,
+                           account_sid=service.settings.twilio_account_sid,
+                           auth_token=service.settings.twilio_auth_token,
+                           public_relay_url=service.settings.relay_url) as relay:
+        for line in lines:
+            heard = await relay.say(line)
+            assert heard.text or heard.end
 
 
 def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context, twilio_api, smtp, call_audio):
@@ -23,7 +37,7 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
     s3.put_bucket_versioning(Bucket=ctx.store.bucket, VersioningConfiguration={"Status": "Enabled"})
 
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
-    service.hear(call.call_sid, CALL_TURNS)
+    asyncio.run(talk(service, call, [text for speaker, text in CALL_TURNS if speaker == "caller"]))
     recording_sid = "RE" + call.call_sid[2:]
     twilio_api.add_recording(recording_sid, call_audio.path.read_bytes(), call_sid=call.call_sid)
     service.player.end(call, duration_s=round(call_audio.duration_s))
@@ -33,6 +47,8 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
 
     detail = service.call(call.call_sid)
     assert detail["processing_status"] == "done", detail["processing_error"]
+    assert {t["speaker"] for t in detail["conversation"]} == {"caller", "receptionist"}  # heard live
+    assert detail["outcome"] != "missed"
     speakers = {segment["speaker"] for segment in detail["transcript"]}
     assert speakers == {"caller", "receptionist"}
     caller_text = " ".join(s["text"] for s in detail["transcript"] if s["speaker"] == "caller").lower()
