@@ -18,11 +18,20 @@ from sqlalchemy import select
 from receptionist.alerts import AlertSettings, OwnerAlerts, fail_pending_deliveries
 from receptionist.audio import BadRecording, decode_recording
 from receptionist.db import Database
+from receptionist.erasure import is_erased
 from receptionist.mailer import Mailer
 from receptionist.models import Call, Recording, utcnow
+from receptionist.retention import call_tags
 from receptionist.retry import PermanentError, with_backoff
 from receptionist.settings import Settings
-from receptionist.storage import ObjectStore, ObjectTags, recording_key, transcript_document, transcript_key
+from receptionist.storage import (
+    ObjectStore,
+    ObjectTags,
+    call_prefix,
+    recording_key,
+    transcript_document,
+    transcript_key,
+)
 from receptionist.summary import LlmSummarizer, Summarizer
 from receptionist.templates import Templates
 from receptionist.text_back import send_text_back
@@ -134,6 +143,8 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
         segments = [s.as_dict() for s in ctx.transcriber.transcribe_call(decoded, prompt)]
         times.add("transcribe", started)
 
+        if _erased(ctx, call_sid):  # erased while we transcribed: store nothing for it
+            return "gone"
         started = time.perf_counter()
         document = transcript_document(call_sid, tags.account_id, segments, recorded_at)
         for key, put in (
@@ -145,22 +156,33 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
 
         with db.session() as session:
             recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
-            if recording is None:
-                return "gone"
-            recording.audio_key, recording.transcript_key = audio_key, text_key
-            if recording.duration_s is None:
-                recording.duration_s = round(decoded.duration_s)
-            call = session.get(Call, call_id)
-            call.transcript = segments
-            call.expires_at = call.started_at + timedelta(days=call.retention_days)
+            call = session.get(Call, call_id) if recording is not None else None
+            if call is None or is_erased(session, call_sid):
+                erased = True
+            else:
+                erased = False
+                recording.audio_key, recording.transcript_key = audio_key, text_key
+                if recording.duration_s is None:
+                    recording.duration_s = round(decoded.duration_s)
+                call.transcript = segments
+                call.expires_at = call.started_at + timedelta(days=call.retention_days)
+                current_tags = call_tags(call)
+        if erased:
+            # Erased while we stored: the erasure may have listed the call's objects before our
+            # writes landed, so what we wrote is ours to delete.
+            ctx.store.delete_prefix(call_prefix(tags.account_id, call_sid))
+            return "gone"
+        if current_tags != tags:
+            # Retention or training flag changed while we transcribed; its re-tag job may have
+            # run before these objects existed.
+            ctx.store.retag_prefix(call_prefix(tags.account_id, call_sid), current_tags)
 
     started = time.perf_counter()
     summarize_call(ctx, call_id, refresh=not already_transcribed)
     times.add("summary", started)
 
     started = time.perf_counter()
-    with db.session() as session:
-        ctx.alerts.send_for(session.get(Call, call_id))
+    _send_alerts(ctx, call_id)
     times.add("alert", started)
 
     with db.session() as session:
@@ -181,7 +203,7 @@ def summarize_call(ctx: PipelineContext, call_id: int, *, refresh: bool = True) 
     """Write the call's summary and lead (kept when already there and nothing new was heard)."""
     with ctx.db.session() as session:
         call = session.get(Call, call_id)
-        if call.summary is not None and not refresh:
+        if call is None or (call.summary is not None and not refresh):  # None: erased meanwhile
             return
         account = call.account
         result, path = ctx.summarizer.summarize(
@@ -192,6 +214,18 @@ def summarize_call(ctx: PipelineContext, call_id: int, *, refresh: bool = True) 
         call.summary = result.summary
         call.lead = result.lead.model_dump(exclude_none=True)
         log.info("call %s summarised (%s)", call.call_sid, path)
+
+
+def _send_alerts(ctx: PipelineContext, call_id: int) -> None:
+    with ctx.db.session() as session:
+        call = session.get(Call, call_id)
+        if call is not None:  # None: erased meanwhile
+            ctx.alerts.send_for(call)
+
+
+def _erased(ctx: PipelineContext, call_sid: str) -> bool:
+    with ctx.db.session() as session:
+        return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is None or is_erased(session, call_sid)
 
 
 def _call_id(ctx: PipelineContext, call_sid: str) -> int | None:
@@ -206,8 +240,7 @@ def handle_call_end(ctx: PipelineContext, call_sid: str) -> str:
         return "gone"
     text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, call_id)
     summarize_call(ctx, call_id, refresh=False)
-    with ctx.db.session() as session:
-        ctx.alerts.send_for(session.get(Call, call_id))
+    _send_alerts(ctx, call_id)
     return text_back
 
 
@@ -217,8 +250,7 @@ def alert_without_recording(ctx: PipelineContext, call_sid: str) -> str:
     if call_id is None:
         return "gone"
     summarize_call(ctx, call_id, refresh=False)
-    with ctx.db.session() as session:
-        ctx.alerts.send_for(session.get(Call, call_id))
+    _send_alerts(ctx, call_id)
     return "done"
 
 

@@ -5,6 +5,8 @@ Jobs are named by import path so the web process never imports the worker's heav
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
@@ -12,6 +14,10 @@ from rq.job import Job
 PROCESS_RECORDING = "workers.jobs.process_recording"
 CALL_ENDED = "workers.jobs.call_ended"
 ALERT_WITHOUT_RECORDING = "workers.jobs.alert_without_recording"
+RETAG_ACCOUNT = "workers.jobs.retag_account"
+RETAG_CALL = "workers.jobs.retag_call"
+RETENTION_SWEEP = "workers.jobs.retention_sweep"
+FINISH_ERASURE = "workers.jobs.finish_erasure"
 # After a step's own retry window closes (an outage longer than minutes) the whole job comes back
 # later, and again, before it is given up as failed.
 JOB_RETRY = Retry(max=8, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600])
@@ -41,7 +47,26 @@ class JobQueue:
     def enqueue_alert_without_recording(self, call_sid: str) -> bool:
         return self.enqueue_once(ALERT_WITHOUT_RECORDING, call_sid, f"alert-{call_sid}", f"alert for {call_sid}")
 
-    def enqueue_once(self, func: str, arg: str, job_id: str, description: str) -> bool:
+    def enqueue_retag_account(self, account_id: str, generation: int, step: int = 0) -> bool:
+        """Re-tag an account's objects. Each change of the account's flags is a new generation and
+        gets its own job (a job already finished or running for an older generation must not
+        swallow the new one); a run that did not finish the pass queues its next step."""
+        return self.enqueue_once(RETAG_ACCOUNT, account_id, f"retag-account-{account_id}-g{generation}-s{step}",
+                                 f"re-tag objects of account {account_id} (generation {generation}, step {step})")
+
+    def enqueue_retag_call(self, call_sid: str, generation: int) -> bool:
+        return self.enqueue_once(RETAG_CALL, call_sid, f"retag-call-{call_sid}-g{generation}",
+                                 f"re-tag objects of call {call_sid}")
+
+    def enqueue_finish_erasure(self, call_sid: str) -> bool:
+        return self.enqueue_once(FINISH_ERASURE, call_sid, f"finish-erasure-{call_sid}",
+                                 f"finish erasing call {call_sid} (S3 versions, Twilio's copy)")
+
+    def schedule_retention_sweep(self, slot: str, at: datetime | None) -> bool:
+        """The sweep of one daily slot (named by its date) at `at` (None: now); one job per slot."""
+        return self.enqueue_once(RETENTION_SWEEP, slot, f"retention-sweep-{slot}", f"retention sweep {slot}", at=at)
+
+    def enqueue_once(self, func: str, arg: str, job_id: str, description: str, at: datetime | None = None) -> bool:
         """Enqueue unless a job with this id is already queued, running or scheduled for retry.
 
         The database decides whether work is still needed; this decides whether a job for it
@@ -54,8 +79,12 @@ class JobQueue:
         try:
             if self._job_alive(job_id):
                 return False
-            self.queue.enqueue(func, arg, job_id=job_id, job_timeout=self.job_timeout_s, retry=JOB_RETRY,
-                               result_ttl=3600, failure_ttl=30 * 86400, description=description)
+            options = dict(job_id=job_id, job_timeout=self.job_timeout_s, retry=JOB_RETRY,
+                           result_ttl=3600, failure_ttl=30 * 86400, description=description)
+            if at is None:
+                self.queue.enqueue(func, arg, **options)
+            else:
+                self.queue.enqueue_at(at, func, arg, **options)
             return True
         finally:
             lock.release()

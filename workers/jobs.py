@@ -16,3 +16,56 @@ def call_ended(call_sid: str) -> str:
 
 def alert_without_recording(call_sid: str) -> str:
     return pipeline.alert_without_recording(current(), call_sid)
+
+
+# -- privacy: re-tagging, the retention sweep, erasure ----------------------------------------------
+
+def _queue(job):
+    from receptionist.queue import JobQueue
+
+    settings = current().settings
+    return JobQueue(job.connection, settings.queue_name, settings.job_timeout_s)
+
+
+def retag_account(account_id: str) -> dict:
+    """One step of the account's re-tag pass; queues the next step until the pass is done."""
+    from rq import get_current_job
+
+    from receptionist import retag
+
+    ctx, job = current(), get_current_job()
+    progress = retag.retag_account_step(ctx.db, ctx.store, job.connection, account_id)
+    job.meta["progress"] = progress.as_dict()  # shown by `rq info`-style tools and read by tests
+    job.save_meta()
+    if not progress.finished:
+        _queue(job).enqueue_retag_account(account_id, progress.generation, progress.steps)
+    return progress.as_dict()
+
+
+def retag_call(call_sid: str) -> int | None:
+    from rq import get_current_job
+
+    from receptionist import retag
+
+    ctx = current()
+    return retag.retag_call(ctx.db, ctx.store, get_current_job().connection, call_sid)
+
+
+def retention_sweep(slot: str) -> dict | None:
+    """The daily sweep (slot names the day); schedules the next day's before sweeping."""
+    from rq import get_current_job
+
+    from receptionist import sweeper
+    from receptionist.models import utcnow
+
+    ctx = current()
+    report = sweeper.run_scheduled_sweep(ctx.db, ctx.store, ctx.twilio, _queue(get_current_job()), now=utcnow())
+    return report.as_dict() if report else None
+
+
+def finish_erasure(call_sid: str) -> list[str]:
+    """Retry what an erasure could not finish (Twilio down): raises until Twilio's copy is gone."""
+    from receptionist import erasure
+
+    ctx = current()
+    return erasure.finish_erasure_of(ctx.db, ctx.store, ctx.twilio, call_sid)
