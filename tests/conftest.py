@@ -230,6 +230,21 @@ def make_context(transcriber):
         ctx.close()
 
 
+@pytest.fixture
+def privacy(make_settings, pg_database, make_context, twilio_api, redis_conn):
+    """Accounts, calls and their stored objects made directly on the real services, with a worker
+    context to run jobs (tests/privacy_support.py)."""
+    from receptionist.queue import JobQueue
+    from tests.privacy_support import PrivacyWorld
+
+    settings = make_settings(pg_database)
+    _clean(pg_database)
+    ctx = make_context(settings)
+    ctx.store.ensure_bucket()
+    queue = JobQueue(redis_conn, settings.queue_name, settings.job_timeout_s)
+    yield PrivacyWorld(settings, ctx.db, ctx.store, redis_conn, queue, ctx.twilio, twilio_api, ctx)
+
+
 def free_tcp_port() -> int:
     return free_port()
 
