@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from receptionist.db import Database
 from receptionist.models import AuditEvent, Call, Delivery, Recording, TextBack, Tombstone, utcnow
-from receptionist.storage import ObjectStore, call_prefix
+from receptionist.storage import ObjectStore, ObjectVersion, call_prefix
 from receptionist.twilio.rest import TwilioRest
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class ErasureResult:
     erased_by: str
     reason: str
     objects: list[str] = field(default_factory=list)  # object keys whose versions were deleted
+    versions_deleted: int = 0  # object versions and delete markers removed
     twilio_deleted: list[str] = field(default_factory=list)  # recording sids deleted (or already gone) at Twilio
     twilio_pending: list[str] = field(default_factory=list)  # recording sids Twilio could not delete yet
     already_erased: bool = False
@@ -49,6 +50,7 @@ class ErasureResult:
         return {
             "call_sid": self.call_sid, "account_id": self.account_id, "erased_at": self.erased_at.isoformat(),
             "erased_by": self.erased_by, "reason": self.reason, "objects_deleted": self.objects,
+            "object_versions_deleted": self.versions_deleted,
             "twilio_recordings_deleted": self.twilio_deleted, "twilio_recordings_pending": self.twilio_pending,
             "complete": self.complete, "already_erased": self.already_erased,
         }
@@ -77,16 +79,17 @@ def erase_call(db: Database, store: ObjectStore, twilio: TwilioRest | None, call
                                tombstone.reason, already_erased=already)
         recording_sids = list((tombstone.removed or {}).get("twilio_recordings", []))
         account_id = tombstone.account_id
-    finish = finish_erasure(db, store, twilio, account_id, call_sid, recording_sids)
-    result.objects, result.twilio_deleted, result.twilio_pending = finish
+    deleted, result.twilio_deleted, result.twilio_pending = finish_erasure(db, store, twilio, account_id, call_sid,
+                                                                          recording_sids)
+    result.objects, result.versions_deleted = sorted({v.key for v in deleted}), len(deleted)
     log.info("call %s erased (%s by %s): %d object(s), Twilio %s deleted, %s pending", call_sid, reason, actor,
              len(result.objects), result.twilio_deleted, result.twilio_pending)
     return result
 
 
 def finish_erasure(db: Database, store: ObjectStore, twilio: TwilioRest | None, account_id: str, call_sid: str,
-                   recording_sids: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """The deletions outside the database: (object keys, Twilio sids deleted, Twilio sids pending)."""
+                   recording_sids: list[str]) -> tuple[list[ObjectVersion], list[str], list[str]]:
+    """The deletions outside the database: (object versions deleted, Twilio sids deleted, pending)."""
     deleted = store.delete_prefix(call_prefix(account_id, call_sid))
     keys = sorted({v.key for v in deleted})
     if keys:
@@ -107,7 +110,7 @@ def finish_erasure(db: Database, store: ObjectStore, twilio: TwilioRest | None, 
         except Exception as exc:  # Twilio down past the retry window: queue the rest
             log.warning("Twilio's copy of recording %s (call %s) not deleted yet: %s", sid, call_sid, exc)
             pending.append(sid)
-    return keys, done, pending
+    return deleted, done, pending
 
 
 def finish_erasure_of(db: Database, store: ObjectStore, twilio: TwilioRest, call_sid: str) -> list[str]:
@@ -118,7 +121,7 @@ def finish_erasure_of(db: Database, store: ObjectStore, twilio: TwilioRest, call
         if tombstone is None:
             return []
         account_id, sids = tombstone.account_id, list((tombstone.removed or {}).get("twilio_recordings", []))
-    _keys, done, pending = finish_erasure(db, store, twilio, account_id, call_sid, sids)
+    _deleted, done, pending = finish_erasure(db, store, twilio, account_id, call_sid, sids)
     if pending:
         raise RuntimeError(f"Twilio's copies of {', '.join(pending)} are not deleted yet")
     return done

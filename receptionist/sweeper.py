@@ -106,7 +106,7 @@ def _erase(db, store, twilio, queue, call_sid: str, reason: str, report: SweepRe
     result = erase_call(db, store, twilio, call_sid, actor=SWEEP_ACTOR, reason=reason)
     if result is None:
         return
-    report.objects_deleted += len(result.objects)
+    report.objects_deleted += result.versions_deleted
     if result.twilio_pending:
         report.twilio_pending.extend(result.twilio_pending)
         if queue is not None:
