@@ -56,6 +56,11 @@ def authenticate(session: Session, token: str | None, admin_token: str | None) -
     user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
     if user is None:
         raise ApiError(401, "unknown token")
+    return user_principal(user)
+
+
+def user_principal(user: User) -> Principal:
+    """The principal a user acts as (the API's bearer token and the dashboard's session alike)."""
     return Principal(actor=f"user:{user.id} {user.email}", role=user.role, account_id=user.account_id,
                      user_id=user.id)
 

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     alert_from_number: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ALERT_FROM_NUMBER"))
 
     admin_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ADMIN_TOKEN"))
+    # Signs the dashboard's session cookies; unset means a random key per process, so sessions
+    # end at every restart and do not carry across `serve --workers N` processes.
+    session_secret: str | None = Field(None, validation_alias=_env("RECEPTIONIST_SESSION_SECRET"))
 
     # Worker tuning (not in the public contract; safe defaults).
     queue_name: str = Field("recordings", validation_alias=_env("RECEPTIONIST_QUEUE"))
