@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from receptionist import __version__
+from receptionist import __version__, dashboard
 from receptionist.api.routes import accounts, calls, ops
 from receptionist.errors import install_error_handlers
 from receptionist.metrics import Metrics, MetricsMiddleware
@@ -50,5 +50,6 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.include_router(accounts.router)
     app.include_router(calls.router)
     app.include_router(ops.router)
+    app.include_router(dashboard.router)
 
     return app

@@ -1,0 +1,363 @@
+"""The dashboard: server-rendered pages for owners and members (and admins, who pick an account).
+
+Authorisation is the API's own: the session resolves to the same `Principal` a bearer token would,
+and pages load accounts and calls through `load_account`/`load_call`, so another account's call is
+a 404 here exactly as it is in the API. Account edits go through `AccountUpdate` and
+`accounts.update_account`; reads of transcripts and recordings are audited as in the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from receptionist import accounts, audit, auth
+from receptionist.api.deps import services, session
+from receptionist.api.routes.accounts import load_account
+from receptionist.api.routes.calls import PRESIGNED_TTL_S, load_call
+from receptionist.api.schemas import DAYS
+from receptionist.auth import ENV_ADMIN, Principal
+from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
+from receptionist.dashboard.pages import CSS_PATH, PageRoute, SignInRequired, render
+from receptionist.dashboard.sessions import (
+    ADMIN_TOKEN_SUBJECT,
+    COOKIE_NAME,
+    SessionCodec,
+    SessionData,
+    derive_key,
+)
+from receptionist.errors import ApiError
+from receptionist.models import Account, Call, Recording, User
+from receptionist.services import AppServices
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+ENDED_KEY = "receptionist:dashboard:signed-out:{}"
+SAFE_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/_\-.~%]*$")
+NOTICES = {
+    "signed-out": "You are signed out.",
+    "expired": "Your session ended. Sign in again.",
+    "closed": "This account is closed.",
+}
+
+
+def build_codec(app: FastAPI) -> SessionCodec:
+    secret = app.state.services.settings.session_secret
+    if not secret:
+        log.warning("RECEPTIONIST_SESSION_SECRET is not set: dashboard sessions use a random key, so they "
+                    "end when this process restarts and do not work across several server processes")
+    return SessionCodec(derive_key(secret or secrets.token_bytes(32)))
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.dashboard_sessions = build_codec(app)
+    yield
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute, lifespan=lifespan)
+
+
+def codec_of(request: Request) -> SessionCodec:
+    state = request.app.state
+    if not hasattr(state, "dashboard_sessions"):  # an app served without its lifespan
+        state.dashboard_sessions = build_codec(request.app)
+    return state.dashboard_sessions
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at the dashboard, and at which account."""
+
+    principal: Principal
+    session: SessionData
+    csrf: str
+    name: str
+    account: Account | None  # the user's account, or the one an admin picked
+
+    @property
+    def is_admin(self) -> bool:
+        return self.principal.is_admin
+
+    @property
+    def can_edit(self) -> bool:
+        return self.principal.role in ("admin", "owner")
+
+
+def set_session(response: Response, request: Request, data: SessionData) -> None:
+    svc: AppServices = request.app.state.services
+    response.set_cookie(COOKIE_NAME, codec_of(request).dumps(data), max_age=codec_of(request).max_age_s, path="/",
+                        httponly=True, samesite="lax", secure=svc.settings.public_url.startswith("https://"))
+
+
+def resolve_viewer(request: Request, db: Session, svc: AppServices) -> Viewer:
+    """The signed-in viewer, checked against the database on every request."""
+    codec = codec_of(request)
+    cookie = request.cookies.get(COOKIE_NAME)
+    data = codec.loads(cookie)
+    next_path = request.url.path if request.method == "GET" and request.url.path != "/" else None
+    if data is None or not data.signed_in:
+        raise SignInRequired(next_path, forget=cookie is not None and data is None,
+                             notice="expired" if cookie is not None and data is None else None)
+    if svc.queue.redis.exists(ENDED_KEY.format(data.nonce)):  # signed out: a copied cookie is dead too
+        raise SignInRequired(next_path, forget=True, notice="expired")
+    if data.subject == ADMIN_TOKEN_SUBJECT:
+        admin_token = svc.settings.admin_token
+        if not admin_token or not codec.matches(data, admin_token):
+            raise SignInRequired(next_path, forget=True, notice="expired")
+        principal, name = ENV_ADMIN, "Administrator"
+    else:
+        user = db.get(User, data.user_id) if data.user_id else None
+        if user is None or not codec.matches(data, user.token_hash):  # deleted, or its token replaced
+            raise SignInRequired(next_path, forget=True, notice="expired")
+        principal, name = auth.user_principal(user), user.email
+    account_id = principal.account_id or data.account_id
+    account = db.get(Account, account_id) if account_id else None
+    if not principal.is_admin and (account is None or account.status != "active"):
+        raise SignInRequired(forget=True, notice="closed")
+    viewer = Viewer(principal, data, codec.csrf_token(data), name, account)
+    request.state.viewer = viewer
+    return viewer
+
+
+def current_viewer(request: Request, db: Session = Depends(session), svc: AppServices = Depends(services)) -> Viewer:
+    return resolve_viewer(request, db, svc)
+
+
+async def posted_form(request: Request) -> FormData:
+    return await request.form()
+
+
+def checked_form(request: Request, form: FormData = Depends(posted_form),
+                 viewer: Viewer = Depends(current_viewer)) -> FormData:
+    """The posted form, once its CSRF token is the one bound to this session (403 otherwise)."""
+    if not codec_of(request).check_csrf(viewer.session, _text(form, "csrf")):
+        raise ApiError(403, "This form has expired or did not come from this site. Reload the page and try again.")
+    return form
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def safe_next(path: str | None) -> str | None:
+    """Only a path on this site (no scheme, no //host) may be where sign-in lands."""
+    return path if path and SAFE_NEXT.match(path) and not path.startswith(("/signin", "/signout")) else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Signing in and out
+
+
+@router.get("/")
+def home(request: Request, db: Session = Depends(session), svc: AppServices = Depends(services)):
+    viewer = resolve_viewer(request, db, svc)
+    return RedirectResponse("/accounts" if viewer.is_admin and viewer.account is None else "/calls", status_code=303)
+
+
+@router.get("/signin")
+def signin_page(request: Request, next: str | None = Query(None), notice: str | None = Query(None),
+                db: Session = Depends(session), svc: AppServices = Depends(services)):
+    try:
+        resolve_viewer(request, db, svc)
+        return RedirectResponse(safe_next(next) or "/", status_code=303)
+    except SignInRequired:
+        pass
+    codec = codec_of(request)
+    data = codec.loads(request.cookies.get(COOKIE_NAME))
+    if data is None or data.signed_in:
+        data = codec.anonymous()
+    response = render(request, "signin.html", title="Sign in", csrf=codec.csrf_token(data), next=safe_next(next),
+                      notice=NOTICES.get(notice or ""), error=None)
+    set_session(response, request, data)
+    return response
+
+
+@router.post("/signin")
+def signin(request: Request, form: FormData = Depends(posted_form), db: Session = Depends(session),
+           svc: AppServices = Depends(services)):
+    codec = codec_of(request)
+    data = codec.loads(request.cookies.get(COOKIE_NAME))
+    if not codec.check_csrf(data, _text(form, "csrf")):
+        raise ApiError(403, "The sign-in form expired. Reload the page and try again.")
+    next_path = safe_next(_text(form, "next"))
+
+    def refuse(message: str):
+        return render(request, "signin.html", status_code=401, title="Sign in", csrf=codec.csrf_token(data),
+                      next=next_path, notice=None, error=message)
+
+    try:
+        who = auth.authenticate(db, (_text(form, "token") or "").strip(), svc.settings.admin_token)
+    except ApiError:
+        return refuse("That token is not valid.")
+    if who.user_id is None:
+        signed = codec.signed_in(ADMIN_TOKEN_SUBJECT, svc.settings.admin_token)
+    else:
+        user = db.get(User, who.user_id)
+        account = db.get(Account, user.account_id) if user.account_id else None
+        if not who.is_admin and (account is None or account.status != "active"):
+            return refuse("This account is closed.")
+        signed = codec.signed_in(f"user:{user.id}", user.token_hash)
+    audit.record(db, who.actor, "session.signin", account_id=who.account_id, via="dashboard")
+    db.commit()
+    response = RedirectResponse(next_path or ("/accounts" if who.is_admin else "/calls"), status_code=303)
+    set_session(response, request, signed)
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, form: FormData = Depends(posted_form), db: Session = Depends(session),
+            svc: AppServices = Depends(services)):
+    codec = codec_of(request)
+    data = codec.loads(request.cookies.get(COOKIE_NAME))
+    if data is not None and not codec.check_csrf(data, _text(form, "csrf")):
+        raise ApiError(403, "This form has expired. Reload the page and try again.")
+    try:
+        viewer = resolve_viewer(request, db, svc)
+    except SignInRequired:
+        viewer = None
+    if viewer is not None:
+        # The cookie is signed, not stored: remember the session's end until it would have expired anyway.
+        svc.queue.redis.set(ENDED_KEY.format(viewer.session.nonce), 1, ex=codec.max_age_s)
+        audit.record(db, viewer.principal.actor, "session.signout", account_id=viewer.principal.account_id,
+                     via="dashboard")
+        db.commit()
+    response = RedirectResponse("/signin?notice=signed-out", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+# ------------------------------------------------------------------------------------------------
+# Calls
+
+
+@router.get("/calls")
+def calls_page(request: Request, page: int = Query(1, ge=1, le=100_000), viewer: Viewer = Depends(current_viewer),
+               db: Session = Depends(session)):
+    if viewer.account is None:
+        return RedirectResponse("/accounts", status_code=303)
+    account = load_account(db, viewer.principal, viewer.account.id)
+    where = Call.account_id == account.id
+    total = db.scalar(select(func.count()).select_from(Call).where(where))
+    rows = db.scalars(select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc())
+                      .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(request, "calls.html", title="Calls", viewer=viewer, account=account, calls=rows, page=page,
+                  pages=pages, total=total)
+
+
+def stored_recording_key(db: Session, call: Call) -> str | None:
+    return db.scalar(select(Recording.audio_key).where(Recording.call_id == call.id, Recording.audio_key.is_not(None))
+                     .order_by(Recording.id.desc()).limit(1))
+
+
+@router.get("/calls/{call_sid}")
+def call_page(call_sid: str, request: Request, viewer: Viewer = Depends(current_viewer),
+              db: Session = Depends(session)):
+    call = load_call(db, viewer.principal, call_sid)
+    audit.record(db, viewer.principal.actor, "transcript.read", account_id=call.account_id, call_sid=call.call_sid,
+                 via="dashboard")
+    db.commit()
+    transcript = sorted(call.transcript or [], key=lambda s: (s.get("start") or 0, s.get("speaker") or ""))
+    return render(request, "call.html", title=f"Call from {call.from_number}", viewer=viewer, account=call.account,
+                  call=call, transcript=transcript, has_recording=stored_recording_key(db, call) is not None)
+
+
+@router.get("/calls/{call_sid}/recording")
+def call_recording(call_sid: str, viewer: Viewer = Depends(current_viewer), db: Session = Depends(session),
+                   svc: AppServices = Depends(services)):
+    """The audio element's source: a redirect to a presigned URL, so the browser never needs a token."""
+    call = load_call(db, viewer.principal, call_sid)
+    key = stored_recording_key(db, call)
+    if key is None:
+        raise ApiError(404, "this call has no stored recording")
+    audit.record(db, viewer.principal.actor, "recording.read", account_id=call.account_id, call_sid=call.call_sid,
+                 key=key, via="dashboard")
+    db.commit()
+    response = RedirectResponse(svc.store.presigned_url(key, expires_in=PRESIGNED_TTL_S), status_code=302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ------------------------------------------------------------------------------------------------
+# The account
+
+
+def account_page_response(request: Request, viewer: Viewer, account: Account, form: AccountForm,
+                          status_code: int = 200, saved: bool = False):
+    return render(request, "account.html", status_code=status_code, title="Account", viewer=viewer, account=account,
+                  form=form, days=DAYS, saved=saved)
+
+
+@router.get("/account")
+def account_page(request: Request, saved: bool = Query(False), viewer: Viewer = Depends(current_viewer),
+                 db: Session = Depends(session)):
+    if viewer.account is None:
+        return RedirectResponse("/accounts", status_code=303)
+    account = load_account(db, viewer.principal, viewer.account.id)
+    return account_page_response(request, viewer, account, AccountForm(form_values(account)), saved=saved)
+
+
+@router.post("/account")
+def save_account(request: Request, form: FormData = Depends(checked_form), viewer: Viewer = Depends(current_viewer),
+                 db: Session = Depends(session), svc: AppServices = Depends(services)):
+    if viewer.account is None:  # an admin who has not picked an account yet
+        return RedirectResponse("/accounts", status_code=303)
+    account = load_account(db, viewer.principal, viewer.account.id, write=True)
+    shown, changes = parse_account_form(form, account)
+    if shown.errors:
+        return account_page_response(request, viewer, account, shown, status_code=422)
+    if changes:
+        try:
+            accounts.update_account(db, account, changes, actor=viewer.principal.actor, queue=svc.queue)
+            db.commit()
+        except ApiError as exc:
+            db.rollback()
+            shown.errors["form"] = [exc.message]
+            return account_page_response(request, viewer, load_account(db, viewer.principal, account.id), shown,
+                                         status_code=exc.status)
+        svc.directory.clear()  # the greeting and disclosure are cached per number
+    return RedirectResponse("/account?saved=true", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------
+# Admins: pick an account
+
+
+@router.get("/accounts")
+def accounts_page(request: Request, viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    auth.require_role(viewer.principal, "admin")
+    rows = db.scalars(select(Account).order_by(Account.status, Account.name)).all()
+    return render(request, "accounts.html", title="Accounts", viewer=viewer, account=viewer.account, accounts=rows)
+
+
+@router.post("/accounts/{account_id}/open", dependencies=[Depends(checked_form)])
+def open_account(account_id: str, request: Request, viewer: Viewer = Depends(current_viewer),
+                 db: Session = Depends(session)):
+    auth.require_role(viewer.principal, "admin")
+    account = load_account(db, viewer.principal, account_id)
+    response = RedirectResponse("/calls", status_code=303)
+    set_session(response, request, replace(viewer.session, account_id=account.id))
+    return response
+
+
+# ------------------------------------------------------------------------------------------------
+# Style
+
+CSS = CSS_PATH.read_text()
+
+
+@router.get("/dashboard.css")
+def stylesheet():
+    return Response(CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
