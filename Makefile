@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := ffmpeg espeak-ng sox redis-server wrk
+DEBIAN_PACKAGES := ffmpeg espeak-ng sox redis-server wrk chromium chromium-driver
 
 .PHONY: demo test test-all bench system-deps install clean
 
@@ -23,9 +23,10 @@ bench: install
 install: system-deps $(VENV)/.installed
 
 # Debian packages: audio tools for decoding and synthetic speech, a Redis binary for the demo,
-# wrk for the webhook benchmark. Skipped when everything is already on the PATH.
+# wrk for the webhook benchmark, headless Chromium and its driver for the dashboard's browser test.
+# Skipped when everything is already on the PATH.
 system-deps:
-	@missing=""; for bin in ffmpeg espeak-ng sox redis-server wrk; do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
+	@missing=""; for bin in ffmpeg espeak-ng sox redis-server wrk chromium chromedriver; do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
