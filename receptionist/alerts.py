@@ -106,7 +106,8 @@ class OwnerAlerts:
         self.config = config
 
     def call_url(self, call: Call) -> str:
-        return f"{self.config.public_url}/api/calls/{call.call_sid}"
+        # The dashboard's call page: a phone opens it in the browser, where the owner signs in once.
+        return f"{self.config.public_url}/calls/{call.call_sid}"
 
     def _values(self, call: Call) -> dict:
         account = call.account

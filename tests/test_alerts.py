@@ -53,7 +53,7 @@ def test_owner_gets_one_sms_and_one_email_with_the_right_content(alerting, twili
     assert text.body.startswith("New call for Acme Plumbing from " + CALLER_NUMBER)
     assert "water heater" in text.body.lower()  # the summary
     assert f"Call back: {CALLER_NUMBER}" in text.body
-    assert text.body.endswith(f"/api/calls/{call.call_sid}")
+    assert text.body.endswith(f"{service.settings.public_url}/calls/{call.call_sid}")  # the dashboard's call page
     assert "recording" not in text.body.lower() and ".wav" not in text.body
     assert len(text.body) <= 320
 
