@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.include_router(sms.router)
     app.include_router(accounts.router)
     app.include_router(calls.router)
+    from receptionist.api.routes import privacy  # erasure and export
+
+    app.include_router(privacy.router)
     app.include_router(ops.router)
     app.include_router(dashboard.router)
 
