@@ -7,12 +7,15 @@ import sys
 
 import typer
 
-from receptionist import account_cli
+from receptionist import account_cli, privacy_cli
 
 app = typer.Typer(help="AI receptionist call pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(account_cli.app, name="accounts")
+app.add_typer(privacy_cli.infra_app, name="infra")
+app.add_typer(privacy_cli.retention_app, name="retention")
+app.add_typer(privacy_cli.training_app, name="training")
 
 
 def _logging(level: str = "INFO") -> None:
@@ -48,9 +51,15 @@ def worker(burst: bool = typer.Option(False, "--burst", help="Process what is qu
     ctx = PipelineContext.build(settings)
     ctx.db.migrate()
     ctx.store.ensure_bucket()
+    redis = Redis.from_url(settings.redis_url)
+    if not burst:  # the daily retention sweep (see receptionist.sweeper for why a self-scheduling job)
+        from receptionist.models import utcnow
+        from receptionist.queue import JobQueue
+        from receptionist.sweeper import ensure_daily_sweep
+
+        ensure_daily_sweep(JobQueue(redis, settings.queue_name, settings.job_timeout_s), utcnow())
     try:
-        run_worker(ctx, Redis.from_url(settings.redis_url), settings.queue_name, burst=burst,
-                   lease_s=settings.worker_lease_s)
+        run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s)
     finally:
         ctx.close()
 
