@@ -331,6 +331,10 @@ class LocalS3(LocalServer):
             # Single node: nobody needs the grace period before the volume server goes away,
             # and it costs ~2.5 s on every stop.
             "-volume.preStopSeconds=0",
+            # Every bucket is a collection with volumes of its own; the automatic limit (free disk
+            # divided by the volume size, ~75 on an 80 GB disk) answers PutObject with InternalError
+            # once a test session has made that many buckets. Volumes are not preallocated.
+            "-volume.max=2000",
             f"-master.port={self.master_port}",
             f"-volume.port={self.volume_port}",
             f"-filer.port={self.filer_port}",
