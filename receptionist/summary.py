@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from receptionist.agent import phone
 from receptionist.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,6 @@ class CallSummary(BaseModel):
 # --------------------------------------------------------------------------------------------
 # Deterministic extraction
 
-DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-               "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-NUMBER_RUN = re.compile(r"(?:\+?\d[\s,.\-()]*){7,15}")
 NAME = re.compile(r"\b(?:this is|my name is|my name's|name is|it's|i'm|i am)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)")
 NOT_NAMES = {"Calling", "Looking", "Having", "Just", "Not", "Sorry", "Trying", "Here", "Fine", "Good", "In", "At",
              "The", "A", "From", "Still", "Going", "So", "Very", "Really", "Hoping", "Wondering"}
@@ -74,29 +72,13 @@ HIGH_WORDS = ("urgent", "asap", "as soon as possible", "right away", "today", "l
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def _digits_from_words(text: str) -> str:
-    return re.sub(r"\b(" + "|".join(DIGIT_WORDS) + r")\b", lambda m: DIGIT_WORDS[m.group(1).lower()], text,
-                  flags=re.IGNORECASE)
-
-
 def to_e164(raw: str, default_country: str = "1") -> str | None:
-    digits = re.sub(r"\D", "", raw)
-    if raw.strip().startswith("+") and 8 <= len(digits) <= 15:
-        return "+" + digits
-    if default_country == "1":
-        if len(digits) == 10 and digits[0] not in "01":
-            return "+1" + digits
-        if len(digits) == 11 and digits[0] == "1":
-            return "+" + digits
-    return None
+    return phone.to_e164(raw, default_country)
 
 
 def extract_phone(text: str, default_country: str = "1") -> str | None:
-    for match in NUMBER_RUN.finditer(_digits_from_words(text)):
-        number = to_e164(match.group(0), default_country)
-        if number:
-            return number
-    return None
+    """A callback number stated in the text (digits or spoken digits), as E.164."""
+    return phone.find_number(text, caller_number="", country_code=default_country)
 
 
 def extract_name(text: str) -> str | None:
