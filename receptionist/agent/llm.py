@@ -16,11 +16,13 @@ from dataclasses import dataclass
 
 import httpx2  # the HTTP client openai 3.x is built on
 import openai
-from openai import AsyncOpenAI, AsyncStream
+from openai import AsyncOpenAI
 
 from receptionist.settings import Settings
 
 log = logging.getLogger(__name__)
+
+JSON_CONTENT = {"Content-Type": "application/json"}
 
 
 class ModelUnavailable(Exception):
@@ -52,9 +54,11 @@ def build_client(settings: Settings) -> AsyncOpenAI | None:
         # the first token and every pause between tokens.
         max_retries=0,
         timeout=timeout,
-        # Each live call streams at most one reply at a time; keep a connection alive per concurrent
-        # call instead of reconnecting (the client's default keeps only 100).
-        http_client=openai.DefaultAsyncHttpxClient(
+        # aiohttp underneath (openai's `aiohttp` extra): httpx's own pool probes every idle connection's
+        # socket on each request, which at a connection per live call made the pool the relay's single
+        # biggest cost at 200 concurrent calls (measured). Each call streams one reply at a time, so
+        # the pool holds about one connection per concurrent call.
+        http_client=openai.DefaultAioHttpClient(
             timeout=timeout,
             limits=httpx2.Limits(max_connections=2000, max_keepalive_connections=2000, keepalive_expiry=30.0),
         ),
@@ -69,40 +73,58 @@ class ChatModel:
         self.tool_names = frozenset(t["function"]["name"] for t in tools)
 
     async def stream(self, messages: list[dict]) -> AsyncIterator[str | ToolRequests]:
+        """The reply's text, one piece per network read (what has arrived, never waiting for more),
+        then the tool calls if the model made any."""
         body = {"model": self.model, "messages": messages, "stream": True}
         if self.tools:
             body["tools"] = self.tools
         try:
-            # The client's raw `post` (same auth, base URL, timeouts and error types as
-            # `chat.completions.create`) with chunks left as dicts: the typed path validates the
-            # request and builds a pydantic model per chunk, which measured at about 1 ms of CPU per
-            # reply — the whole budget from the caller's words to the receptionist's first one.
-            response = await self.client.post("/chat/completions", body=body, cast_to=object, stream=True,
-                                              stream_cls=AsyncStream[object])
+            # The client's `post` (its auth, base URL, headers, timeouts, and errors for non-2xx answers,
+            # exactly as `chat.completions.create` uses them), with the event stream read here: the
+            # typed path validates the request and builds a pydantic object per chunk, and its SSE
+            # decoder yields one event at a time; together they cost more CPU per reply than
+            # everything else the relay does (measured). The body goes as bytes because the client
+            # deep-copies a dict body (twice) before sending it, and the history grows every turn.
+            response = await self.client.post("/chat/completions", content=json.dumps(body).encode(),
+                                              options={"headers": JSON_CONTENT}, cast_to=httpx2.Response,
+                                              stream=True)
         except openai.APIError as exc:
             raise ModelUnavailable(_describe(exc)) from exc
         pending: dict[int, dict] = {}
+        events = _EventStream()
         try:
-            async for chunk in response:
-                choices = chunk.get("choices") if isinstance(chunk, dict) else None
-                if not choices:
-                    continue
-                delta = choices[0].get("delta") or {}
-                content = delta.get("content")
-                if content:
-                    yield content
-                for fragment in delta.get("tool_calls") or ():
-                    call = pending.setdefault(fragment.get("index", 0), {"id": "", "name": "", "arguments": ""})
-                    call["id"] = fragment.get("id") or call["id"]
-                    function = fragment.get("function") or {}
-                    call["name"] += function.get("name") or ""
-                    call["arguments"] += function.get("arguments") or ""
-        except openai.APIError as exc:
-            raise ModelUnavailable(_describe(exc)) from exc
+            async for block in response.aiter_bytes():
+                text = []
+                for chunk in events.feed(block):
+                    choices = chunk.get("choices")
+                    if not choices:
+                        continue
+                    if choices[0].get("finish_reason"):
+                        events.finished = True
+                    delta = choices[0].get("delta") or {}
+                    content = delta.get("content")
+                    if content:
+                        text.append(content)
+                    for fragment in delta.get("tool_calls") or ():
+                        call = pending.setdefault(fragment.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                        call["id"] = fragment.get("id") or call["id"]
+                        function = fragment.get("function") or {}
+                        call["name"] += function.get("name") or ""
+                        call["arguments"] += function.get("arguments") or ""
+                if text:
+                    yield "".join(text)
+                # After [DONE] the body is read to its end anyway: a connection left half-read
+                # cannot be reused for the next reply.
+        except httpx2.TimeoutException as exc:
+            raise ModelUnavailable("timeout") from exc
+        except (httpx2.HTTPError, OSError) as exc:
+            raise ModelUnavailable(f"connection error: {exc}") from exc
         except (ValueError, AttributeError, TypeError) as exc:  # undecodable event, unexpected shapes
             raise ModelUnavailable(f"malformed stream: {exc}") from exc
         finally:
-            await response.close()
+            await response.aclose()
+        if not (events.done or events.finished):
+            raise ModelUnavailable("the stream ended before the reply did")
         if pending:
             yield ToolRequests(tuple(self._parse(pending[index]) for index in sorted(pending)))
 
@@ -126,3 +148,35 @@ def _describe(exc: openai.APIError) -> str:
     if isinstance(exc, openai.APIConnectionError):
         return f"connection error: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+class _EventStream:
+    """Server-sent events → the JSON objects in their `data:` lines (`[DONE]` ends the stream)."""
+
+    def __init__(self):
+        self.buffer = b""
+        self.done = False  # [DONE] arrived
+        self.finished = False  # a choice carried its finish_reason
+
+    def feed(self, block: bytes) -> list[dict]:
+        self.buffer += block
+        if b"\r" in self.buffer:
+            self.buffer = self.buffer.replace(b"\r\n", b"\n")
+        *complete, self.buffer = self.buffer.split(b"\n\n")
+        chunks = []
+        if self.done:
+            return chunks
+        for event in complete:
+            data = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+            if not data:
+                continue  # a comment or an event without data
+            if data == b"[DONE]":
+                self.done = True
+                break
+            chunk = json.loads(data)
+            if not isinstance(chunk, dict):
+                raise ValueError("an event that is not a JSON object")
+            if chunk.get("error"):
+                raise ValueError(f"the stream reported an error: {chunk['error']}")
+            chunks.append(chunk)
+        return chunks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from receptionist.agent.events import CallerEvent, CallerInterrupted, CallerPressed, CallerSaid, Ending, Voice
@@ -151,11 +152,14 @@ class Receptionist:
                 self.history.append(message)
                 reply.messages.append(message)
                 requests = None
-                async for piece in self.model.stream(messages):
-                    if isinstance(piece, str):
-                        await self._speak(reply, message, piece)
-                    else:
-                        requests = piece
+                # aclosing: an interruption while a piece is being spoken closes the model's stream at
+                # once, not whenever the generator is collected.
+                async with aclosing(self.model.stream(messages)) as pieces:
+                    async for piece in pieces:
+                        if isinstance(piece, str):
+                            await self._speak(reply, message, piece)
+                        else:
+                            requests = piece
                 if requests is None:
                     break
                 message["tool_calls"] = [{"id": r.id, "type": "function",

@@ -34,7 +34,7 @@ def open_session(svc: AppServices, call: LiveCall, voice: Voice) -> CallSession:
                                     caller_number=call.from_number)
     record = CallRecord(conversation=call.conversation, lead=call.lead, handoff=call.handoff, outcome=call.outcome,
                         clock=svc.clock)
-    journal = CallJournal(svc.conversations, call.call_sid, record.snapshot)
+    journal = CallJournal(svc.conversations.writer, call.call_sid, record.snapshot)
     record.on_change = journal.mark
     lines = Lines(svc.templates)
     tools = ToolBox(profile, record, lines, svc.clock)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -37,7 +38,18 @@ from receptionist.twilio import twiml
 from receptionist.twilio.webhooks import signed_form
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+
+@asynccontextmanager
+async def _lifespan(app):
+    yield
+    # The LLM client's connections belong to the event loop that served the calls: close them on it.
+    llm = app.state.services.llm
+    if llm is not None:
+        await llm.close()
+
+
+router = APIRouter(prefix="/twilio", tags=["twilio"], lifespan=_lifespan)
 
 SETUP_TIMEOUT_S = 10.0  # Twilio sends `setup` as soon as the socket is open
 POLICY_VIOLATION = 1008  # websocket close code for a refused relay
@@ -167,8 +179,7 @@ async def relay(websocket: WebSocket) -> None:
         if first is None:
             return
         setup = RelaySetup.from_message(first)
-        call = await anyio.to_thread.run_sync(svc.conversations.load, setup.call_sid,
-                                              limiter=svc.conversations.limiter)
+        call = await anyio.to_thread.run_sync(svc.conversations.load, setup.call_sid)
         check_setup(setup, call, svc.settings.twilio_account_sid)
     except RelayRefused as refused:
         log.warning("relay refused: %s", refused.reason)
