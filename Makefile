@@ -19,6 +19,7 @@ bench: install
 	$(PY) bench/transcribe.py
 	$(PY) bench/webhook.py
 	$(PY) bench/post_call.py
+	$(PY) bench/relay.py
 
 install: system-deps $(VENV)/.installed
 
