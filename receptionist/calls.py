@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from receptionist.directory import RoutedAccount
-from receptionist.models import Call, Recording, UTCDateTime, utcnow
+from receptionist.models import Call, Recording, Tombstone, UTCDateTime, utcnow
 from receptionist.twilio.events import CallStarted, CallStatusChanged, RecordingReady
 
 # Twilio's final CallStatus values mapped to the call's outcome; a completed call keeps an outcome
@@ -112,6 +112,20 @@ def caller_spoke(call: Call) -> bool:
 
 def call_exists(session: Session, call_sid: str) -> bool:
     return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is not None
+
+
+def note_recording_of_erased_call(session: Session, call_sid: str, recording_sid: str) -> bool:
+    """A recording reported after its call was erased: add it to what the erasure must delete at
+    Twilio. True when the call was indeed erased (the caller then queues the erasure's completion)."""
+    tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call_sid))
+    if tombstone is None:
+        return False
+    removed = dict(tombstone.removed or {})
+    sids = list(removed.get("twilio_recordings") or [])
+    if recording_sid not in sids:
+        removed["twilio_recordings"] = sids + [recording_sid]
+        tombstone.removed = removed
+    return True
 
 
 def register_recording(session: Session, event: RecordingReady) -> tuple[Recording | None, bool]:

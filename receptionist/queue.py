@@ -94,7 +94,9 @@ class JobQueue:
             job = Job.fetch(job_id, connection=self.redis)
         except Exception:  # NoSuchJobError, or a job hash left half-written
             return False
-        return job.get_status(refresh=False) not in ("failed", "stopped", "canceled", None)
+        # A finished job does not count: every job is idempotent, and what it already did it skips
+        # (a new recording of an erased call, say, needs the erasure job to run again).
+        return job.get_status(refresh=False) in ("queued", "started", "deferred", "scheduled")
 
     def ping(self) -> None:
         self.redis.ping()

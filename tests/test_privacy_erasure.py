@@ -262,3 +262,23 @@ def test_an_owner_erases_and_exports_their_own_account_only(pg_service, make_con
     with world.db.session() as session:
         assert session.scalar(select(Tombstone.erased_by).where(Tombstone.call_sid == my_call)).startswith("user:")
     assert world.call_row(my_call) is None
+
+
+def test_a_recording_reported_after_its_call_was_erased_is_deleted_at_twilio(pg_service, make_context, twilio_api,
+                                                                           smtp, redis_conn):
+    from receptionist.models import Tombstone
+    from tests.test_worker import run_burst
+
+    pg_service.create_account()
+    call = pg_service.player.start("+15550142367", "+15550100200")
+    response = pg_service.http.delete(f"/api/calls/{call.call_sid}", headers=pg_service.admin())
+    assert response.status_code in (200, 202), response.text
+    late_sid = "RE" + call.call_sid[2:]
+    twilio_api.add_recording(late_sid, b"RIFF-late", call_sid=call.call_sid)
+    pg_service.player.recording_ready(call, twilio_api.recording_url(late_sid), 5, late_sid)
+    run_burst(make_context(pg_service.settings))
+    assert late_sid in twilio_api.deleted_recordings
+    assert pg_service.count("recordings") == 0 and pg_service.count("calls") == 0
+    with pg_service.app.state.services.db.session() as session:
+        tombstone = session.query(Tombstone).filter_by(call_sid=call.call_sid).one()
+        assert late_sid in tombstone.removed["twilio_recordings"]

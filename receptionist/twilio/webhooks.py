@@ -94,8 +94,15 @@ def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = De
     with svc.db.session() as session:
         row, _created = calls.register_recording(session, event)
         if row is None:
+            erased = calls.note_recording_of_erased_call(session, event.call_sid, event.recording_sid)
+        else:
+            needs_work = row.status in ("queued", "processing")
+    if row is None:
+        if not erased:
             raise ApiError(404, f"no call {event.call_sid}")
-        needs_work = row.status in ("queued", "processing")
+        # The call was erased before Twilio finished its recording: Twilio's copy goes too.
+        svc.queue.enqueue_finish_erasure(event.call_sid)
+        return _xml(twiml.empty())
     # After the commit: the worker must find the row when it picks the job up.
     if needs_work and svc.queue.enqueue_recording(event.recording_sid):
         log.info("recording %s of call %s queued", event.recording_sid, event.call_sid)

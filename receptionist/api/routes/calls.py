@@ -13,6 +13,7 @@ from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
 from receptionist.auth import Principal
 from receptionist.errors import ApiError
 from receptionist.models import Call, Recording
+from receptionist.retention import training_opted_out
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
@@ -29,7 +30,8 @@ def call_out(call: Call) -> CallOut:
     return CallOut(
         **call_list_item(call).model_dump(by_alias=True),
         transcript=call.transcript or [], lead=call.lead,
-        training_opt_out=call.training_opt_out, retention_days=call.retention_days, expires_at=call.expires_at,
+        # The effective flag: opted out when the call or its account is (what the objects' tag says).
+        training_opt_out=training_opted_out(call), retention_days=call.retention_days, expires_at=call.expires_at,
         processing_error=call.processing_error, conversation=call.conversation or [], handoff=call.handoff,
         alerts=[AlertOut(channel=d.channel, recipient=d.recipient, status=d.status, attempts=d.attempts,
                          error=d.error, sent_at=d.sent_at) for d in call.deliveries],
