@@ -98,6 +98,7 @@ def run_demo(keep: bool = False) -> int:
                 smtp_url=smtp.url,
                 alert_from_email="receptionist@rivertownplumbing.example",
                 admin_token=admin_token,
+                session_secret=secrets.token_hex(32),
             )
             app = stack.enter_context(ServedApp(create_app(settings), port=served_port))
             console.print(f"Service listening on {app.url}  (SQLite at {workdir / 'receptionist.db'})")

@@ -149,6 +149,7 @@ def make_settings(s3, twilio_api, redis_conn, smtp):
             smtp_url=smtp.url,
             admin_token="admin-" + secrets.token_hex(8),
             step_retry_window_s=20.0,
+            session_secret="test-" + secrets.token_hex(16),
         )
         values.update(overrides)
         return Settings(**values)
