@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     step_retry_window_s: float = Field(300.0, validation_alias=_env("RECEPTIONIST_STEP_RETRY_WINDOW"))
     worker_lease_s: int = Field(30, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, to start another process with them (demo, tests)."""
+        env = {}
+        for name, env_name in ENV_NAMES.items():
+            value = getattr(self, name)
+            if value is not None:
+                env[env_name] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
     def require(self, *names: str) -> None:
         """Fail start-up with a clear message when settings a role needs are missing."""
         missing = [ENV_NAMES[name] for name in names if not getattr(self, name)]
