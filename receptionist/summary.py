@@ -23,8 +23,11 @@ Urgency = Literal["low", "normal", "high", "emergency"]
 
 
 class Appointment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # extra="allow": the receptionist's request_appointment tool stores more than the summary asks
+    # the LLM for (requested_start, the exact local time); re-saving the lead must not drop it.
+    model_config = ConfigDict(extra="allow")
     requested_time: str | None = Field(None, description="when the caller asked to be seen, as they said it")
+    requested_start: str | None = Field(None, description="the requested local start, ISO 8601")
     notes: str | None = None
 
 

@@ -491,17 +491,14 @@ def test_setup_that_does_not_match_a_live_call_of_ours_is_refused(service, case)
     assert stored == [(None, None, None)]
 
 
-def test_an_unsigned_upgrade_with_a_valid_setup_is_served(service):
-    """Twilio signs the upgrade where it can; the setup check is what every session must pass."""
+def test_an_unsigned_upgrade_is_refused_even_with_a_valid_setup(service):
+    """DESIGN.md: a missing signature is refused like a bad one, before the socket opens."""
     service.create_account()
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
-
-    async def conversation():
-        async with caller(service, call, sign=False) as twilio:
-            assert "X-Twilio-Signature" not in twilio.headers
-            return await twilio.say("What are your hours?")
-
-    assert run(conversation()).text.startswith("Our hours are")
+    with pytest.raises(InvalidStatus) as refusal:
+        refused(service, call, sign=False)
+    assert refusal.value.response.status_code == 403
+    assert service.call(call.call_sid)["conversation"] == []
 
 
 # --- the offline receptionist (no LLM configured) --------------------------------------------------------------

@@ -81,3 +81,10 @@ def test_extraction_from_real_speech(transcriber, tmp_path):
     assert lead.urgency == "high"
     assert lead.callback_number == CALLER_ID  # nothing stated: the caller ID
     assert result.summary.startswith('John Carter: "My water heater')
+
+
+def test_an_appointment_captured_live_keeps_every_field():
+    live = {"appointment": {"requested_start": "2026-11-23T09:00:00-06:00", "requested_time": "Monday at 9 AM",
+                            "notes": "back door"}}
+    lead = merge_leads(live, Lead(reason="leak")).model_dump(exclude_none=True)
+    assert lead["appointment"] == live["appointment"]

@@ -141,9 +141,11 @@ async def _deny(websocket: WebSocket, message: str) -> None:
 
 
 def _signature_ok(websocket: WebSocket, svc: AppServices) -> bool:
+    # The contract: Twilio signs the upgrade over the wss:// URL the TwiML named, and a missing
+    # signature is refused like a bad one (403 before the socket opens, nothing stored).
     signature = websocket.headers.get("x-twilio-signature")
-    if signature is None:
-        return True  # not every ConversationRelay connection carries one; the setup check still applies
+    if not signature:
+        return False
     query = websocket.url.query
     url = svc.settings.relay_url + (f"?{query}" if query else "")
     return svc.signatures.is_valid_url(url, {}, signature)
