@@ -69,7 +69,8 @@ PROBLEM_WORDS = ("leak", "broke", "broken", "clog", "repair", "install", "replac
                  "noise", "drip", "damage", "need", "problem", "issue", "stopped working", "won't")
 # Sentences that give contact details, not the reason for the call.
 CONTACT_WORDS = ("call me", "number", "reach me", "address", "live at", "live in", "my name")
-EMERGENCY_WORDS = ("emergency", "flooding", "flooded", "burst", "gas smell", "smell gas", "sparks", "fire", "no heat",
+EMERGENCY_WORDS = ("emergency", "flooding", "flooded", "burst", "gas smell", "smell gas", "smell of gas", "gas leak",
+                   "sparks", "fire", "no heat",
                    "sewage")
 HIGH_WORDS = ("urgent", "asap", "as soon as possible", "right away", "today", "leaking", "leak", "no hot water")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")

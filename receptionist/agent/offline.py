@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from receptionist.agent import phone
+from receptionist.summary import extract_urgency
 from receptionist.agent.events import Ending
 from receptionist.agent.lines import Lines, spoken_list
 from receptionist.agent.profile import BusinessProfile
@@ -56,8 +57,6 @@ _STOPWORDS = {"a", "an", "the", "do", "does", "you", "your", "i", "my", "me", "w
               "of", "on", "in", "at", "it", "can", "what", "how", "when", "where", "and", "or", "if", "any", "have",
               "has", "be", "with", "about", "there", "this", "that", "would", "could", "will", "hi", "hello", "so",
               "please", "just", "know", "like", "want", "get", "much"}
-_EMERGENCY = ("emergency", "flooding", "flooded", "burst", "gas", "sparks", "fire", "sewage", "no heat")
-_HIGH = ("urgent", "asap", "as soon as possible", "right away", "today", "leaking", "leak", "no hot water")
 _SECOND_PERSON = [(re.compile(p, re.IGNORECASE), r) for p, r in (
     (r"\bi'm\b", "you're"), (r"\bi am\b", "you are"), (r"\bi've\b", "you've"), (r"\bi'd\b", "you'd"),
     (r"\bi\b", "you"), (r"\bmy\b", "your"), (r"\bme\b", "you"), (r"\bmine\b", "yours"), (r"\bour\b", "your"),
@@ -86,12 +85,8 @@ def second_person(text: str) -> str:
 
 
 def urgency_of(text: str) -> str:
-    lowered = text.lower()
-    if any(word in lowered for word in _EMERGENCY):
-        return "emergency"
-    if any(word in lowered for word in _HIGH):
-        return "high"
-    return "normal"
+    """The same reading of urgency as the call's summary, so the live lead and the summary agree."""
+    return extract_urgency(text)
 
 
 @dataclass(frozen=True)
