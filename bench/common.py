@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import statistics
 from contextlib import ExitStack
@@ -59,6 +60,20 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
+
+
+def service_env(*, database_url: str, redis_url: str, s3, account_sid: str, auth_token: str, public_url: str,
+                admin_token: str, **extra: str) -> dict[str, str]:
+    """The environment for `receptionist serve` in a benchmark: this one's variables, none inherited."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_", "OPENAI_"))}
+    return inherited | {
+        "RECEPTIONIST_DATABASE_URL": database_url, "RECEPTIONIST_REDIS_URL": redis_url,
+        "RECEPTIONIST_S3_ENDPOINT_URL": s3.endpoint_url, "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key, "RECEPTIONIST_S3_BUCKET": "bench",
+        "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": auth_token,
+        "RECEPTIONIST_PUBLIC_URL": public_url, "RECEPTIONIST_ADMIN_TOKEN": admin_token,
+        "RECEPTIONIST_SESSION_SECRET": secrets.token_hex(32),
+    } | extra
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -38,7 +38,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ACCOUNT, percentile  # noqa: E402
+from bench.common import ACCOUNT, percentile, service_env  # noqa: E402
 from bench.webhook import start_server, stop_server, wait_http  # noqa: E402
 from receptionist.db import Database  # noqa: E402
 from receptionist.local import LocalRedis, LocalS3  # noqa: E402
@@ -167,14 +167,9 @@ def main() -> None:
             procs.append(start_server([sys.executable, "-m", "receptionist.local.llm_api", "--port", str(llm_port),
                                        "--text", REPLY, "--no-record"], base_env, tmp / "llm.log"))
             wait_for_port("127.0.0.1", llm_port, 30)
-            ours_env = base_env | {
-                "RECEPTIONIST_DATABASE_URL": database_url, "RECEPTIONIST_REDIS_URL": redis.url,
-                "RECEPTIONIST_S3_ENDPOINT_URL": s3.endpoint_url, "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key, "RECEPTIONIST_S3_BUCKET": "bench",
-                "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": auth_token,
-                "RECEPTIONIST_PUBLIC_URL": PUBLIC_URL, "RECEPTIONIST_ADMIN_TOKEN": admin_token,
-                "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "OPENAI_API_KEY": "bench",
-            }
+            ours_env = service_env(database_url=database_url, redis_url=redis.url, s3=s3, account_sid=account_sid,
+                                   auth_token=auth_token, public_url=PUBLIC_URL, admin_token=admin_token,
+                                   OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1", OPENAI_API_KEY="bench")
             ours = start_server([sys.executable, "-m", "receptionist.cli", "serve", "--port", str(ours_port)],
                                 ours_env, tmp / "ours.log")
             procs.append(ours)

@@ -31,7 +31,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ACCOUNT, percentile  # noqa: E402
+from bench.common import ACCOUNT, percentile, service_env  # noqa: E402
 from receptionist.db import Database  # noqa: E402
 from receptionist.local import LocalRedis, LocalS3  # noqa: E402
 from receptionist.local.ports import free_port  # noqa: E402
@@ -144,14 +144,9 @@ def main() -> None:
             gc.collect()
             gc.freeze()
             ours_port, bare_port = free_port(), free_port()
+            ours_env = service_env(database_url=database_url, redis_url=redis.url, s3=s3, account_sid=account_sid,
+                                   auth_token=auth_token, public_url=PUBLIC_URL, admin_token=admin_token)
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_"))}
-            ours_env = base_env | {
-                "RECEPTIONIST_DATABASE_URL": database_url, "RECEPTIONIST_REDIS_URL": redis.url,
-                "RECEPTIONIST_S3_ENDPOINT_URL": s3.endpoint_url, "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key, "RECEPTIONIST_S3_BUCKET": "bench",
-                "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": auth_token,
-                "RECEPTIONIST_PUBLIC_URL": PUBLIC_URL, "RECEPTIONIST_ADMIN_TOKEN": admin_token,
-            }
             ours = start_server([sys.executable, "-m", "receptionist.cli", "serve", "--port", str(ours_port)],
                                 ours_env, tmp / "ours.log")
             procs.append(ours)
