@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # `requests` records what tests need; stderr noise would only bury failures
+        """Silent: `requests` records what tests need, and stderr noise would only bury failures."""
 
 
 class LocalTwilioApi(LocalServer):
