@@ -2,10 +2,13 @@
 
 The service (one uvicorn worker, PostgreSQL, `receptionist serve`) streams its answers from the
 local Chat Completions stand-in (its own process, answering at once) through the `openai` client,
-and stores every turn; the floor is a bare FastAPI websocket (bench/bare_relay.py) that answers each
-prompt with the same canned tokens. Both are measured in the same run, by the same client: one
-process, asyncio + `websockets`, signed upgrades and real `setup` messages for calls the service
-answered through `POST /twilio/voice`.
+and stores every turn. It is compared with three floors (bench/bare_relay.py), bare FastAPI
+websockets on the same uvicorn settings that answer each prompt with: the same canned tokens
+(`bare`, the floor the target is set against); the stand-in's reply over plain aiohttp (`+http`);
+the stand-in's reply through the `openai` client with the receptionist's own `ChatModel`
+(`+openai`). Each step prices one part of the stack. All are measured in the same run, by the same
+client: one process, asyncio + `websockets`, signed upgrades and real `setup` messages for calls
+the service answered through `POST /twilio/voice`.
 
 Each session is one call of 2 + 10 turns (about a real call's length: the history the model is sent
 grows with every turn). At N sessions every session sends its prompt at the same moment (a
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import secrets
@@ -50,6 +54,8 @@ PUBLIC_URL = "https://receptionist.example.com"
 RELAY_URL = "wss://receptionist.example.com/twilio/relay"
 PG_ADMIN = os.environ.get("RECEPTIONIST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BUSINESS = ACCOUNT["phone_numbers"][0]
+# The floors (bench/bare_relay.py), each one more part of the relay's stack than the one before.
+FLOORS = (("bare", "canned"), ("+http", "aiohttp"), ("+openai", "openai"))
 REPLY = "Thanks for calling Acme Plumbing. How can I help you today?"
 PROMPT = "Hi, what are your hours on Saturday?"
 
@@ -112,6 +118,9 @@ async def measure(url: str, calls: list[tuple[str, str]], account_sid: str, sign
         for batch in range(0, len(group), 50):  # connect in batches, like calls arriving
             await asyncio.gather(*(s.open() for s in group[batch:batch + 50]))
         await asyncio.sleep(0.2)
+        # The load generator's own collections of its heap would be counted as server latency.
+        gc.collect()
+        gc.freeze()
         if mode == "burst":
             for index in range(warmup + turns):
                 await asyncio.gather(*(s.turn(record=index >= warmup) for s in group))
@@ -162,7 +171,7 @@ def main() -> None:
                 LocalS3(data_dir=Path(tmp) / "s3") as s3:
             tmp = Path(tmp)
             Database(database_url).migrate()
-            llm_port, ours_port, bare_port = free_port(), free_port(), free_port()
+            llm_port, ours_port = free_port(), free_port()
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_", "OPENAI_"))}
             procs.append(start_server([sys.executable, "-m", "receptionist.local.llm_api", "--port", str(llm_port),
                                        "--text", REPLY, "--no-record"], base_env, tmp / "llm.log"))
@@ -184,18 +193,24 @@ def main() -> None:
                 calls.append((player.start(caller, BUSINESS).call_sid, caller))
             player.close()
 
-            bare = start_server([sys.executable, "-m", "uvicorn", "bench.bare_relay:app", "--port", str(bare_port),
-                                 "--log-level", "warning", "--no-access-log"], base_env | {"BARE_REPLY": REPLY},
-                                tmp / "bare.log")
-            procs.append(bare)
-            wait_for_port("127.0.0.1", bare_port, 30)
+            floors = {}
+            for name, mode in FLOORS:
+                port = free_port()
+                floors[name] = (start_server([sys.executable, "-m", "uvicorn", "--factory", "bench.bare_relay:create_app",
+                                              "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                                             base_env | {"BARE_MODE": mode, "BARE_REPLY": REPLY,
+                                                         "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
+                                                         "OPENAI_API_KEY": "bench"},
+                                             tmp / f"{mode}.log"), port)
+                procs.append(floors[name][0])
+                wait_for_port("127.0.0.1", port, 30)
 
             phases = [("1", 1, "burst", calls[:args.single_calls])]
             rest = calls[args.single_calls:]
             for mode in ("burst", "steady"):
                 phases.append((f"{args.sessions} {mode}", args.sessions, mode, rest[:args.sessions]))
                 rest = rest[args.sessions:]
-            for name, proc, port in (("bare", bare, bare_port), ("relay", ours, ours_port)):
+            for name, (proc, port) in [*floors.items(), ("relay", (ours, ours_port))]:
                 url = f"ws://127.0.0.1:{port}/twilio/relay"
                 for label, sessions, mode, phase_calls in phases:
                     spy = None
@@ -221,18 +236,26 @@ def main() -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
     print(f"WS /twilio/relay, prompt sent -> first text token; one uvicorn worker each, {os.cpu_count()} cores "
-          f"shared with the client (and, for the relay, the LLM stand-in and PostgreSQL)")
+          f"shared with the client, the LLM stand-in and PostgreSQL")
     print(f"burst: {args.sessions} callers speak at the same moment; steady: each speaks again as soon as it has "
           f"heard the answer; server CPU per turn includes connecting and setting up the calls")
+    print("bare: canned tokens; +http: streamed from the stand-in over aiohttp; +openai: through the openai client "
+          "(ChatModel); relay: the service")
+    names = [name for name, _mode in FLOORS] + ["relay"]
     print(f"{'':8}{'sessions':>15}{'p50 ms':>9}{'p99 ms':>9}{'turns':>8}{'errors':>8}{'cpu ms/turn':>13}")
-    for name in ("bare", "relay"):
+    for name in names:
         for label, r in results[name].items():
             print(f"{name:8}{label:>15}{r['p50']:9.2f}{r['p99']:9.2f}{r['n']:8d}{r['errors']:8d}{r['cpu_ms']:13.3f}")
+    print("p99 ratios, each server against the bare floor (and against the floor just below it):")
     for label in results["relay"]:
-        relay, bare = results["relay"][label], results["bare"][label]
-        print(f"relay/bare at {label:>12}: p50 {relay['p50'] / bare['p50']:6.2f}  p99 {relay['p99'] / bare['p99']:6.2f}")
+        bare = results["bare"][label]["p99"]
+        steps = "  ".join(f"{name} {results[name][label]['p99'] / bare:6.2f} "
+                          f"({results[name][label]['p99'] / results[below][label]['p99']:5.2f})"
+                          for below, name in zip(names, names[1:]))
+        print(f"  {label:>12}: {steps}")
     print(f"targets: relay p99 at 1 session < 2 ms (is {results['relay']['1']['p99']:.2f}); relay within 1.25x of "
-          f"bare at {args.sessions} sessions")
+          f"bare at {args.sessions} sessions (is {results['relay'][f'{args.sessions} burst']['p99'] / results['bare'][f'{args.sessions} burst']['p99']:.2f}x "
+          f"burst, {results['relay'][f'{args.sessions} steady']['p99'] / results['bare'][f'{args.sessions} steady']['p99']:.2f}x steady)")
     print(f"conversations stored by the service: {stored[0]} calls, {stored[1]} turns; errors in its log: {errors_logged}")
 
 

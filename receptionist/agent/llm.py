@@ -91,7 +91,7 @@ class ChatModel:
         except openai.APIError as exc:
             raise ModelUnavailable(_describe(exc)) from exc
         pending: dict[int, dict] = {}
-        events = _EventStream()
+        events = EventStream()
         try:
             async for block in response.aiter_bytes():
                 text = []
@@ -150,7 +150,7 @@ def _describe(exc: openai.APIError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class _EventStream:
+class EventStream:
     """Server-sent events → the JSON objects in their `data:` lines (`[DONE]` ends the stream)."""
 
     def __init__(self):
