@@ -15,10 +15,12 @@ the next is the price of one part of the stack:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -31,10 +33,17 @@ SYSTEM_PROMPT = (Path(__file__).resolve().parent.parent / "prompts" / "system_pr
 LAST = json.dumps({"type": "text", "token": "", "last": True})
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI):
+    gc.collect()
+    gc.freeze()  # as the service does after start-up (see receptionist.app)
+    yield
+
+
 def create_app() -> FastAPI:
     mode = os.environ.get("BARE_MODE", "canned")
     sessions: dict = {}
-    app = FastAPI()
+    app = FastAPI(lifespan=_lifespan)
 
     if mode == "canned":
         # Pre-encoded: the floor of the floors (the original bare server, unchanged).

@@ -141,6 +141,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by the PostgreSQL server's processes (on the same cores as everything else)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(entry.name))
+        except (OSError, ValueError):  # a process that ended meanwhile
+            continue
+    return total
+
+
 def run_client(url: str, *args) -> dict:
     try:
         import uvloop
@@ -218,9 +232,11 @@ def main() -> None:
                         spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--gil", "-r", "250", "-f", "raw", "-o",
                                                 args.py_spy, "-p", str(proc.pid)],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    used = cpu_seconds(proc.pid)
+                    used, pg_used = cpu_seconds(proc.pid), postgres_cpu_seconds()
                     result = run_client(url, phase_calls, account_sid, signature, sessions, args.turns, 2, mode)
-                    result["cpu_ms"] = (cpu_seconds(proc.pid) - used) * 1000 / max(1, result["n"] * (args.turns + 2) / args.turns)
+                    turns = max(1, result["n"] * (args.turns + 2) / args.turns)
+                    result["cpu_ms"] = (cpu_seconds(proc.pid) - used) * 1000 / turns
+                    result["pg_ms"] = max(0.0, postgres_cpu_seconds() - pg_used) * 1000 / turns
                     if spy is not None:
                         spy.send_signal(signal.SIGINT)
                         spy.wait(timeout=60)
@@ -238,14 +254,17 @@ def main() -> None:
     print(f"WS /twilio/relay, prompt sent -> first text token; one uvicorn worker each, {os.cpu_count()} cores "
           f"shared with the client, the LLM stand-in and PostgreSQL")
     print(f"burst: {args.sessions} callers speak at the same moment; steady: each speaks again as soon as it has "
-          f"heard the answer; server CPU per turn includes connecting and setting up the calls")
+          f"heard the answer; server CPU per turn includes connecting and setting up the calls, and PostgreSQL's "
+          f"CPU per turn is beside it")
     print("bare: canned tokens; +http: streamed from the stand-in over aiohttp; +openai: through the openai client "
           "(ChatModel); relay: the service")
     names = [name for name, _mode in FLOORS] + ["relay"]
-    print(f"{'':8}{'sessions':>15}{'p50 ms':>9}{'p99 ms':>9}{'turns':>8}{'errors':>8}{'cpu ms/turn':>13}")
+    print(f"{'':8}{'sessions':>15}{'p50 ms':>9}{'p99 ms':>9}{'turns':>8}{'errors':>8}{'cpu ms/turn':>13}"
+          f"{'postgres':>10}")
     for name in names:
         for label, r in results[name].items():
-            print(f"{name:8}{label:>15}{r['p50']:9.2f}{r['p99']:9.2f}{r['n']:8d}{r['errors']:8d}{r['cpu_ms']:13.3f}")
+            print(f"{name:8}{label:>15}{r['p50']:9.2f}{r['p99']:9.2f}{r['n']:8d}{r['errors']:8d}{r['cpu_ms']:13.3f}"
+                  f"{r['pg_ms']:10.3f}")
     print("p99 ratios, each server against the bare floor (and against the floor just below it):")
     for label in results["relay"]:
         bare = results["bare"][label]["p99"]

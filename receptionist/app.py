@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, services: AppServices | None = None,
-               prepare: bool = True) -> FastAPI:
-    """Build the app. With `prepare`, start-up migrates the database and makes sure the bucket exists."""
+               prepare: bool = True, freeze_heap: bool = False) -> FastAPI:
+    """Build the app. With `prepare`, start-up migrates the database and makes sure the bucket exists;
+    with `freeze_heap` (the server process), start-up ends by freezing the heap (see below)."""
     settings = settings or Settings()
     svc = services or AppServices.build(settings)
 
@@ -36,6 +38,14 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
                 log.info("created bucket %s with default encryption", svc.store.bucket)
         if not settings.twilio_auth_token:
             log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
+        if freeze_heap:
+            # The heap built by start-up (modules, the ORM's metadata, the clients' models: over 200k
+            # objects) is never garbage, yet every full collection walked it: a pause of about 60 ms
+            # that every live call heard at once, and the relay's worst latency under load (measured).
+            # Frozen, collections only look at what the calls create. (Not for apps made in tests or
+            # the demo: they come and go within one process.)
+            gc.collect()
+            gc.freeze()
         yield
         svc.close()
 
@@ -56,3 +66,8 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.include_router(dashboard.router)
 
     return app
+
+
+def create_server_app() -> FastAPI:
+    """The app as `receptionist serve` runs it: one per process, its start-up heap frozen."""
+    return create_app(freeze_heap=True)

@@ -36,7 +36,7 @@ def serve(
     import uvicorn
 
     _logging()
-    uvicorn.run("receptionist.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("receptionist.app:create_server_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info", access_log=False)
 
 
