@@ -33,17 +33,25 @@ SYSTEM_PROMPT = (Path(__file__).resolve().parent.parent / "prompts" / "system_pr
 LAST = json.dumps({"type": "text", "token": "", "last": True})
 
 
-@asynccontextmanager
-async def _lifespan(_app: FastAPI):
-    gc.collect()
-    gc.freeze()  # as the service does after start-up (see receptionist.app)
-    yield
-
-
 def create_app() -> FastAPI:
     mode = os.environ.get("BARE_MODE", "canned")
-    sessions: dict = {}
-    app = FastAPI(lifespan=_lifespan)
+    clients: dict = {}  # the HTTP client of the streaming floors, opened and closed on the serving loop
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if mode == "aiohttp":
+            import aiohttp
+
+            clients["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2000))
+        elif mode == "openai":
+            clients["http"] = build_client(Settings(_env_file=None))
+        gc.collect()
+        gc.freeze()  # as the service does after start-up (see receptionist.app)
+        yield
+        if "http" in clients:
+            await clients["http"].close()
+
+    app = FastAPI(lifespan=lifespan)
 
     if mode == "canned":
         # Pre-encoded: the floor of the floors (the original bare server, unchanged).
@@ -65,16 +73,12 @@ def create_app() -> FastAPI:
 
         return app
     if mode == "aiohttp":
-        import aiohttp
-
         url = os.environ["OPENAI_BASE_URL"].rstrip("/") + "/chat/completions"
         headers = {"Content-Type": "application/json", "Authorization": "Bearer bench"}
 
         async def plain(messages: list[dict]) -> AsyncIterator[str]:
-            if "aiohttp" not in sessions:  # made on the serving loop
-                sessions["aiohttp"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2000))
             body = json.dumps({"model": "bench", "messages": messages, "stream": True, "tools": TOOLS}).encode()
-            async with sessions["aiohttp"].post(url, data=body, headers=headers) as response:
+            async with clients["http"].post(url, data=body, headers=headers) as response:
                 events = EventStream()
                 async for block in response.content.iter_any():
                     text = "".join(chunk["choices"][0]["delta"].get("content") or ""
@@ -84,10 +88,8 @@ def create_app() -> FastAPI:
 
         stream = plain
     elif mode == "openai":
-        model = ChatModel(build_client(Settings(_env_file=None)), "bench", TOOLS)
-
         async def through_client(messages: list[dict]) -> AsyncIterator[str]:
-            async for piece in model.stream(messages):
+            async for piece in ChatModel(clients["http"], "bench", TOOLS).stream(messages):
                 if isinstance(piece, str):
                     yield piece
 

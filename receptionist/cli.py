@@ -21,7 +21,7 @@ app.add_typer(privacy_cli.training_app, name="training")
 def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # The HTTP clients log every request at INFO: a line per LLM reply on every live call, which
-    # drowns the log and cost about 5% of the relay's CPU (measured). Their warnings still show.
+    # drowns the log (and costs the relay CPU on every turn). Their warnings still show.
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
