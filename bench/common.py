@@ -9,10 +9,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from receptionist.app import create_app
-from receptionist.local import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
-from receptionist.local.call_player import CallPlayer
-from receptionist.local.ports import free_port
-from receptionist.local.served_app import ServedApp
+from sandbox import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
+from sandbox.call_player import CallPlayer
+from sandbox.ports import free_port
+from sandbox.served_app import ServedApp
 from receptionist.settings import Settings
 
 ACCOUNT = {

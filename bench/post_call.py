@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Stack, median  # noqa: E402
-from receptionist.local.speech import long_call_turns, synthesize_call  # noqa: E402
+from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
 from receptionist.models import Call  # noqa: E402
 
 STAGES = ("download", "decode", "transcribe", "summary", "store", "alert")

@@ -45,10 +45,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import ACCOUNT, percentile, service_env  # noqa: E402
 from bench.webhook import start_server, stop_server, wait_http  # noqa: E402
 from receptionist.db import Database  # noqa: E402
-from receptionist.local import LocalRedis, LocalS3  # noqa: E402
-from receptionist.local.call_player import CallPlayer  # noqa: E402
-from receptionist.local.ports import free_port, wait_for_port  # noqa: E402
-from receptionist.twilio.signature import SignatureChecker  # noqa: E402
+from sandbox import LocalRedis, LocalS3  # noqa: E402
+from sandbox.call_player import CallPlayer  # noqa: E402
+from sandbox.ports import free_port, wait_for_port  # noqa: E402
+from sandbox.signing import TwilioSigner  # noqa: E402
 
 PUBLIC_URL = "https://receptionist.example.com"
 RELAY_URL = "wss://receptionist.example.com/twilio/relay"
@@ -177,7 +177,7 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db_name
     account_sid, auth_token, admin_token = "AC" + secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(16)
-    signature = SignatureChecker(auth_token, PUBLIC_URL).sign_url(RELAY_URL, {})
+    signature = TwilioSigner(auth_token, PUBLIC_URL).sign_url(RELAY_URL, {})
     procs: list[subprocess.Popen] = []
     results: dict[str, dict[str, dict]] = {}
     try:
@@ -187,7 +187,7 @@ def main() -> None:
             Database(database_url).migrate()
             llm_port, ours_port = free_port(), free_port()
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_", "OPENAI_"))}
-            procs.append(start_server([sys.executable, "-m", "receptionist.local.llm_api", "--port", str(llm_port),
+            procs.append(start_server([sys.executable, "-m", "sandbox.llm_api", "--port", str(llm_port),
                                        "--text", REPLY, "--no-record"], base_env, tmp / "llm.log"))
             wait_for_port("127.0.0.1", llm_port, 30)
             ours_env = service_env(database_url=database_url, redis_url=redis.url, s3=s3, account_sid=account_sid,

@@ -33,16 +33,16 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import ACCOUNT, percentile, service_env  # noqa: E402
 from receptionist.db import Database  # noqa: E402
-from receptionist.local import LocalRedis, LocalS3  # noqa: E402
-from receptionist.local.ports import free_port  # noqa: E402
-from receptionist.twilio.signature import SignatureChecker  # noqa: E402
+from sandbox import LocalRedis, LocalS3  # noqa: E402
+from sandbox.ports import free_port  # noqa: E402
+from sandbox.signing import TwilioSigner  # noqa: E402
 
 PUBLIC_URL = "https://receptionist.example.com"
 PG_ADMIN = os.environ.get("RECEPTIONIST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BUSINESS = ACCOUNT["phone_numbers"][0]
 
 
-def signed_requests(path: Path, count: int, account_sid: str, signatures: SignatureChecker) -> list[tuple[str, str]]:
+def signed_requests(path: Path, count: int, account_sid: str, signatures: TwilioSigner) -> list[tuple[str, str]]:
     rows = []
     with path.open("w") as out:
         for _ in range(count):
@@ -126,7 +126,7 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db_name
     account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
-    signatures = SignatureChecker(auth_token, PUBLIC_URL)
+    signatures = TwilioSigner(auth_token, PUBLIC_URL)
     admin_token = secrets.token_hex(16)
     procs: list[subprocess.Popen] = []
     try:

@@ -84,8 +84,17 @@ def demo(
     keep: bool = typer.Option(False, "--keep", help="Keep the demo's data directory afterwards."),
 ):
     """Play one whole call end to end on embedded local services and show where everything landed."""
-    from receptionist.demo import run_demo
+    # The demo and its local servers are not part of the product: they come with the `demo` extra,
+    # which registers itself under this entry-point group (the product never imports them).
+    from importlib.metadata import entry_points
 
+    found = entry_points(group="receptionist.demo", name="run")
+    try:
+        run_demo = next(iter(found)).load()
+    except (StopIteration, ImportError) as exc:
+        typer.secho(f"receptionist demo needs the demo extra: pip install 'receptionist[demo]' ({exc or 'not installed'})",
+                    fg="red", err=True)
+        raise typer.Exit(2) from None
     raise typer.Exit(run_demo(keep=keep))
 
 

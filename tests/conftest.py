@@ -18,11 +18,11 @@ from sqlalchemy import select, text
 
 from receptionist.app import create_app
 from receptionist.db import Database
-from receptionist.local import LocalS3, LocalTwilioApi, SmtpCapture
-from receptionist.local.call_player import CallPlayer
-from receptionist.local.ports import free_port
-from receptionist.local.served_app import ServedApp
-from receptionist.local.speech import CallAudio, synthesize_call
+from sandbox import LocalS3, LocalTwilioApi, SmtpCapture
+from sandbox.call_player import CallPlayer
+from sandbox.ports import free_port
+from sandbox.served_app import ServedApp
+from sandbox.speech import CallAudio, synthesize_call
 from receptionist.models import Base
 from receptionist.pipeline import PipelineContext
 from receptionist.settings import Settings

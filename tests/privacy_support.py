@@ -13,7 +13,7 @@ from redis import Redis
 from sqlalchemy import func, select, text
 
 from receptionist.db import Database
-from receptionist.local import LocalTwilioApi
+from sandbox import LocalTwilioApi
 from receptionist.models import Account, Call, PhoneNumber, Recording, Tombstone
 from receptionist.pipeline import PipelineContext
 from receptionist.queue import JobQueue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from receptionist.local.ports import free_port
+from sandbox.ports import free_port
 
 
 class OutageProxy:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import redis
 
-from receptionist.local import (
+from sandbox import (
     CallAudio,
     LocalRedis,
     LocalS3,

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from receptionist.local.llm_api import LocalChatApi, reply
-from receptionist.local.relay_client import RelayCaller
+from sandbox.llm_api import LocalChatApi, reply
+from sandbox.relay_client import RelayCaller
 from tests.conftest import ACCOUNT, BUSINESS_NUMBER, CALLER_NUMBER, _serve
 
 CHICAGO = ZoneInfo("America/Chicago")

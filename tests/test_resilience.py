@@ -51,7 +51,7 @@ def _python_env() -> dict[str, str]:
 
 @pytest.mark.slow
 def test_a_sixty_second_call_end_to_end(pg_service, make_context, twilio_api, smtp, tmp_path):
-    from receptionist.local.speech import long_call_turns, synthesize_call
+    from sandbox.speech import long_call_turns, synthesize_call
     from tests.test_worker import play_call, run_burst
 
     audio = synthesize_call(long_call_turns(60), tmp_path / "long.wav")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from receptionist.audio import decode_recording
-from receptionist.local.speech import synthesize_call
+from sandbox.speech import synthesize_call
 from receptionist.summary import Lead, extract_phone, extract_summary, merge_leads, to_e164
 from receptionist.transcription import vocabulary_prompt
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from openai import OpenAI
 
-from receptionist.local.llm_api import LocalChatApi, reply
+from sandbox.llm_api import LocalChatApi, reply
 from receptionist.summary import LlmSummarizer, Summarizer
 from receptionist.templates import Templates
 from tests.conftest import CALLER_NUMBER

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from receptionist.twilio.signature import SignatureChecker
+from sandbox.signing import TwilioSigner
 
 
 def new_sid(prefix: str) -> str:
@@ -31,7 +31,7 @@ class CallPlayer:
                  client: httpx.Client | None = None):
         self.base_url = base_url.rstrip("/")
         self.account_sid = account_sid
-        self.signatures = SignatureChecker(auth_token, public_url or base_url)
+        self.signatures = TwilioSigner(auth_token, public_url or base_url)
         self.http = client or httpx.Client(timeout=30.0)
 
     def post(self, path: str, params: dict[str, str], *, signature: str | None = None) -> httpx.Response:

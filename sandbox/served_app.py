@@ -7,8 +7,8 @@ import time
 
 import uvicorn
 
-from receptionist.local.ports import free_port
-from receptionist.local.server import LocalServer
+from sandbox.ports import free_port
+from sandbox.server import LocalServer
 
 
 class ServedApp(LocalServer):

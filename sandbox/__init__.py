@@ -3,12 +3,12 @@
 Everything runs on 127.0.0.1, starts on `start()` / `with`, and is gone again after `stop()`.
 """
 
-from receptionist.local.ports import free_port, wait_for_port
-from receptionist.local.redis_server import LocalRedis
-from receptionist.local.seaweedfs import LocalS3
-from receptionist.local.smtp import CapturedEmail, SmtpCapture
-from receptionist.local.speech import CallAudio, TimedTurn, Voice, long_call_turns, synthesize_call, synthesize_speech
-from receptionist.local.twilio_api import LocalTwilioApi, SentMessage
+from sandbox.ports import free_port, wait_for_port
+from sandbox.redis_server import LocalRedis
+from sandbox.seaweedfs import LocalS3
+from sandbox.smtp import CapturedEmail, SmtpCapture
+from sandbox.speech import CallAudio, TimedTurn, Voice, long_call_turns, synthesize_call, synthesize_speech
+from sandbox.twilio_api import LocalTwilioApi, SentMessage
 
 __all__ = [
     "CallAudio",

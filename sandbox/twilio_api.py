@@ -36,8 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from receptionist.local.server import LocalServer
-from receptionist.local.ports import LOOPBACK
+from sandbox.server import LocalServer
+from sandbox.ports import LOOPBACK
 
 if TYPE_CHECKING:
     from twilio.rest import Client

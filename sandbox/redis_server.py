@@ -7,9 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from receptionist.local.server import LocalServer
-from receptionist.local.ports import LOOPBACK, free_port
-from receptionist.local.process import ManagedProcess
+from sandbox.server import LocalServer
+from sandbox.ports import LOOPBACK, free_port
+from sandbox.process import ManagedProcess
 
 
 def find_redis_server() -> Path:

@@ -11,7 +11,7 @@ failures a phone call must survive: an error status (500, 429), a delay before t
 timeout), a pause in the middle of the stream (an interruption), malformed tool-call arguments.
 Every request body is recorded, so a test can assert the history the product sent.
 
-    python -m receptionist.local.llm_api --port 8199 --text "Sure, how can I help?"
+    python -m sandbox.llm_api --port 8199 --text "Sure, how can I help?"
 
 serves the same in the foreground (the relay benchmark runs it as its own process).
 """
@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from receptionist.local.ports import LOOPBACK, free_port
+from sandbox.ports import LOOPBACK, free_port
 
 _TOKEN = re.compile(r"\s*\S+")
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",

@@ -29,11 +29,11 @@ from rich.panel import Panel
 from rich.table import Table
 
 from receptionist.app import create_app
-from receptionist.local import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
-from receptionist.local.call_player import CallPlayer, new_sid
-from receptionist.local.relay_client import RelayCaller
-from receptionist.local.served_app import ServedApp
-from receptionist.local.speech import synthesize_call
+from sandbox import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
+from sandbox.call_player import CallPlayer, new_sid
+from sandbox.relay_client import RelayCaller
+from sandbox.served_app import ServedApp
+from sandbox.speech import synthesize_call
 from receptionist.pipeline import PipelineContext
 from receptionist.settings import Settings
 from workers.worker import run_worker
@@ -177,7 +177,7 @@ async def _converse(console: Console, app_url: str, settings: Settings, call, gr
 
 
 def _port() -> int:
-    from receptionist.local.ports import free_port
+    from sandbox.ports import free_port
 
     return free_port()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from receptionist.twilio.signature import SignatureChecker
+from sandbox.signing import TwilioSigner
 
 
 @dataclass
@@ -48,7 +48,7 @@ class RelayCaller:
             self.headers["X-Twilio-Signature"] = signature
         elif sign and auth_token:
             # Twilio signs the URL the TwiML named (the public wss:// one), with no parameters.
-            self.headers["X-Twilio-Signature"] = SignatureChecker(auth_token, "").sign_url(public_relay_url or ws_url, {})
+            self.headers["X-Twilio-Signature"] = TwilioSigner(auth_token, "").sign_url(public_relay_url or ws_url, {})
         self.ws: ClientConnection | None = None
         self.session_id = "VX" + secrets.token_hex(16)
 
