@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import ACCOUNT, percentile, service_env  # noqa: E402
 from bench.webhook import start_server, stop_server, wait_http  # noqa: E402
-from receptionist.db import Database  # noqa: E402
+from receptionist.core.db import Database  # noqa: E402
 from sandbox import LocalRedis, LocalS3  # noqa: E402
 from sandbox.call_player import CallPlayer  # noqa: E402
 from sandbox.ports import free_port, wait_for_port  # noqa: E402

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Stack, median, peak_rss_mib, rss_mib  # noqa: E402
 from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
-from receptionist.pipeline import PipelineContext  # noqa: E402
-from receptionist.queue import recording_job_id  # noqa: E402
-from receptionist.transcription import vocabulary_prompt  # noqa: E402
+from receptionist.postcall.pipeline import PipelineContext  # noqa: E402
+from receptionist.core.queue import recording_job_id  # noqa: E402
+from receptionist.postcall.transcription import vocabulary_prompt  # noqa: E402
 from workers.worker import run_worker  # noqa: E402
 
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import ACCOUNT, percentile, service_env  # noqa: E402
-from receptionist.db import Database  # noqa: E402
+from receptionist.core.db import Database  # noqa: E402
 from sandbox import LocalRedis, LocalS3  # noqa: E402
 from sandbox.ports import free_port  # noqa: E402
 from sandbox.signing import TwilioSigner  # noqa: E402

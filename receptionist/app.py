@@ -11,11 +11,11 @@ from fastapi import FastAPI
 
 from receptionist import __version__, dashboard
 from receptionist.api.routes import accounts, calls, ops
-from receptionist.errors import install_error_handlers
-from receptionist.metrics import Metrics, MetricsMiddleware
+from receptionist.api.errors import install_error_handlers
+from receptionist.api.metrics import Metrics, MetricsMiddleware
 from receptionist.services import AppServices
 from receptionist.settings import Settings
-from receptionist.twilio import relay, sms, webhooks
+from receptionist.telephony import relay, sms, webhooks
 
 log = logging.getLogger(__name__)
 

@@ -10,17 +10,17 @@ from functools import partial
 from openai import AsyncOpenAI
 
 from receptionist.agent.llm import build_client
-from receptionist.calls import CallStarts
-from receptionist.conversations import ConversationStore
-from receptionist.db import Database
-from receptionist.directory import AccountDirectory
-from receptionist.models import utcnow
-from receptionist.queue import JobQueue
+from receptionist.calls.records import CallStarts
+from receptionist.calls.conversations import ConversationStore
+from receptionist.core.db import Database
+from receptionist.calls.directory import AccountDirectory
+from receptionist.core.models import utcnow
+from receptionist.core.queue import JobQueue
 from receptionist.settings import Settings
-from receptionist.storage import ObjectStore
-from receptionist.templates import Templates
-from receptionist.twilio import twiml
-from receptionist.twilio.signature import SignatureChecker
+from receptionist.storage.objects import ObjectStore
+from receptionist.core.templates import Templates
+from receptionist.telephony import twiml
+from receptionist.telephony.signature import SignatureChecker
 
 
 @dataclass

@@ -34,7 +34,7 @@ from sandbox.call_player import CallPlayer, new_sid
 from sandbox.relay_client import RelayCaller
 from sandbox.served_app import ServedApp
 from sandbox.speech import synthesize_call
-from receptionist.pipeline import PipelineContext
+from receptionist.postcall.pipeline import PipelineContext
 from receptionist.settings import Settings
 from workers.worker import run_worker
 

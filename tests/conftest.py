@@ -17,16 +17,16 @@ from redis import Redis
 from sqlalchemy import select, text
 
 from receptionist.app import create_app
-from receptionist.db import Database
+from receptionist.core.db import Database
 from sandbox import LocalS3, LocalTwilioApi, SmtpCapture
 from sandbox.call_player import CallPlayer
 from sandbox.ports import free_port
 from sandbox.served_app import ServedApp
 from sandbox.speech import CallAudio, synthesize_call
-from receptionist.models import Base
-from receptionist.pipeline import PipelineContext
+from receptionist.core.models import Base
+from receptionist.postcall.pipeline import PipelineContext
 from receptionist.settings import Settings
-from receptionist.transcription import Transcriber
+from receptionist.postcall.transcription import Transcriber
 
 PG_ADMIN_URL = os.environ.get("RECEPTIONIST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("RECEPTIONIST_TEST_REDIS", "redis://127.0.0.1:6379/13")
@@ -183,7 +183,7 @@ class Service:
 
     def hear(self, call_sid: str, turns: list[tuple[str, str]]) -> None:
         """Store live turns on the call as the ConversationRelay session does while the caller talks."""
-        from receptionist.models import Call
+        from receptionist.core.models import Call
 
         with self.app.state.services.db.session() as session:
             call = session.scalar(select(Call).where(Call.call_sid == call_sid))
@@ -235,7 +235,7 @@ def make_context(transcriber):
 def privacy(make_settings, pg_database, make_context, twilio_api, redis_conn):
     """Accounts, calls and their stored objects made directly on the real services, with a worker
     context to run jobs (tests/privacy_support.py)."""
-    from receptionist.queue import JobQueue
+    from receptionist.core.queue import JobQueue
     from tests.privacy_support import PrivacyWorld
 
     settings = make_settings(pg_database)

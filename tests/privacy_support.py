@@ -12,14 +12,14 @@ from datetime import datetime, timedelta, timezone
 from redis import Redis
 from sqlalchemy import func, select, text
 
-from receptionist.db import Database
+from receptionist.core.db import Database
 from sandbox import LocalTwilioApi
-from receptionist.models import Account, Call, PhoneNumber, Recording, Tombstone
-from receptionist.pipeline import PipelineContext
-from receptionist.queue import JobQueue
-from receptionist.retention import call_tags
+from receptionist.core.models import Account, Call, PhoneNumber, Recording, Tombstone
+from receptionist.postcall.pipeline import PipelineContext
+from receptionist.core.queue import JobQueue
+from receptionist.privacy.retention import call_tags
 from receptionist.settings import Settings
-from receptionist.storage import (
+from receptionist.storage.objects import (
     ObjectStore,
     account_prefix,
     call_prefix,
@@ -28,7 +28,7 @@ from receptionist.storage import (
     transcript_document,
     transcript_key,
 )
-from receptionist.twilio.rest import TwilioRest
+from receptionist.telephony.rest import TwilioRest
 from workers.worker import run_worker
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
@@ -143,7 +143,7 @@ class PrivacyWorld:
     def wipe(self) -> None:
         """Empty the database and the bucket (between hypothesis examples)."""
         with self.db.engine.begin() as conn:
-            from receptionist.models import Base
+            from receptionist.core.models import Base
 
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(text(f"DELETE FROM {table.name}"))

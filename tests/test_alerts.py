@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from redis import Redis
 
-from receptionist import pipeline
+from receptionist.postcall import pipeline
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 from tests.test_worker import play_call, run_burst
 
@@ -148,7 +148,7 @@ def test_stop_silences_alerts_until_start(alerting, twilio_api, smtp, call_audio
 
 
 def test_adding_an_alert_number_records_how_it_was_opted_in(alerting):
-    from receptionist.models import SmsConsent
+    from receptionist.core.models import SmsConsent
 
     service, _ = alerting
     account = service.create_account(alert_sms=[OWNER_MOBILE])

@@ -86,7 +86,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def test_user_tokens_are_shown_once_and_stored_hashed(service):
-    from receptionist.models import User
+    from receptionist.core.models import User
 
     account = service.create_account()
     owner = add_user(service, account["id"], "owner")
@@ -163,8 +163,8 @@ def test_call_list_pages_and_filters(service):
 def test_recording_redirects_to_a_short_lived_presigned_url_and_is_audited(service):
     import httpx
 
-    from receptionist.models import AuditEvent, Call, Recording
-    from receptionist.storage import ObjectTags, recording_key
+    from receptionist.core.models import AuditEvent, Call, Recording
+    from receptionist.storage.objects import ObjectTags, recording_key
 
     account = service.create_account()
     call = service.player.start(CALLER, BUSINESS)

@@ -15,9 +15,9 @@ import pytest
 from fastapi.routing import APIRoute
 
 from receptionist.app import create_app
-from receptionist.models import Call, Recording
+from receptionist.core.models import Call, Recording
 from receptionist.settings import Settings
-from receptionist.storage import ObjectTags, recording_key
+from receptionist.storage.objects import ObjectTags, recording_key
 from tests.conftest import ACCOUNT
 
 PRINCIPALS = ("admin", "owner_a", "member_a", "owner_b", "no_token", "bad_token")

@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from receptionist import auth
+from receptionist.accounts import auth
 from receptionist.cli import app
-from receptionist.db import Database
-from receptionist.models import Account, AuditEvent
+from receptionist.core.db import Database
+from receptionist.core.models import Account, AuditEvent
 from tests.conftest import ACCOUNT
 
 

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from receptionist.dashboard.sessions import COOKIE_NAME
-from receptionist.models import AuditEvent, Call, Recording, User
-from receptionist.storage import ObjectTags, recording_key
+from receptionist.core.models import AuditEvent, Call, Recording, User
+from receptionist.storage.objects import ObjectTags, recording_key
 from tests.conftest import Service, _serve
 
 # Plain http, as the served test app is: a Secure cookie would never come back to it.

@@ -16,10 +16,10 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from receptionist.cli import app as cli
-from receptionist.infra import BucketConfig, apply_bucket, lifecycle_rule_id
-from receptionist.privacy_cli import INCOMPLETE
+from receptionist.storage.bucket import BucketConfig, apply_bucket, lifecycle_rule_id
+from receptionist.cli.privacy import INCOMPLETE
 from receptionist.settings import RETENTION_TIERS
-from receptionist.storage import ObjectStore, ObjectTags
+from receptionist.storage.objects import ObjectStore, ObjectTags
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "bucket.yaml"
 # Settings SeaweedFS 4.x refuses although AWS accepts them (measured: 501 NotImplemented).

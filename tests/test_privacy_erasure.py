@@ -11,11 +11,11 @@ import zipfile
 import pytest
 from sqlalchemy import select, text
 
-from receptionist import pipeline
+from receptionist.postcall import pipeline
 from receptionist.api.routes.privacy import twilio_rest
-from receptionist.models import AuditEvent, Tombstone
-from receptionist.storage import ObjectTags, account_prefix, recording_key, transcript_key
-from receptionist.twilio.rest import TwilioRest
+from receptionist.core.models import AuditEvent, Tombstone
+from receptionist.storage.objects import ObjectTags, account_prefix, recording_key, transcript_key
+from receptionist.telephony.rest import TwilioRest
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 from tests.privacy_support import PrivacyWorld
 from workers.worker import run_worker
@@ -266,7 +266,7 @@ def test_an_owner_erases_and_exports_their_own_account_only(pg_service, make_con
 
 def test_a_recording_reported_after_its_call_was_erased_is_deleted_at_twilio(pg_service, make_context, twilio_api,
                                                                            smtp, redis_conn):
-    from receptionist.models import Tombstone
+    from receptionist.core.models import Tombstone
     from tests.test_worker import run_burst
 
     pg_service.create_account()

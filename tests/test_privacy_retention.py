@@ -11,16 +11,16 @@ from hypothesis import strategies as st
 from rq.job import Job
 from sqlalchemy import select
 
-from receptionist import retag
-from receptionist.models import Account, Call
-from receptionist.retention import (
+from receptionist.privacy import retag
+from receptionist.core.models import Account, Call
+from receptionist.privacy.retention import (
     ACCOUNT_GENERATION_KEY,
     RetentionTierError,
     apply_account_settings,
     apply_call_training,
 )
 from receptionist.settings import RETENTION_TIERS
-from receptionist.storage import ObjectTags, recording_key
+from receptionist.storage.objects import ObjectTags, recording_key
 from tests.privacy_support import T0
 
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

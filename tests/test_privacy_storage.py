@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from receptionist import pipeline
-from receptionist.retention import apply_account_settings
-from receptionist.storage import ObjectStore, ObjectTags, recording_key, transcript_key
+from receptionist.postcall import pipeline
+from receptionist.privacy.retention import apply_account_settings
+from receptionist.storage.objects import ObjectStore, ObjectTags, recording_key, transcript_key
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 
 

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from rq.registry import ScheduledJobRegistry
 from typer.testing import CliRunner
 
-from receptionist import sweeper
+from receptionist.privacy import sweeper
 from receptionist.cli import app as cli
-from receptionist.models import Account, AuditEvent, Call, Recording
+from receptionist.core.models import Account, AuditEvent, Call, Recording
 from receptionist.settings import RETENTION_TIERS
-from receptionist.storage import ObjectTags, call_prefix, recording_key
+from receptionist.storage.objects import ObjectTags, call_prefix, recording_key
 from tests.privacy_support import T0
 
 PROPERTY = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -74,7 +74,7 @@ def test_a_shorter_tier_makes_old_calls_due_at_once(privacy):
     account_id = privacy.account(retention_days=365)
     old, recent = privacy.call(account_id, started_at=T0 - timedelta(days=40)), privacy.call(account_id)
     with privacy.db.session() as session:
-        from receptionist.retention import apply_account_settings
+        from receptionist.privacy.retention import apply_account_settings
 
         apply_account_settings(session, account_id, queue=privacy.queue, retention_days=30)
     report = sweeper.sweep(privacy.db, privacy.store, privacy.twilio, now=T0)

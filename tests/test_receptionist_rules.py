@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from receptionist.agent.hours import BusinessHours, spoken_datetime
-from receptionist.agent.phone import digits_spoken, find_number, say_digits, to_e164
+from receptionist.core.phone import digits_spoken, find_number, say_digits, to_e164
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00", "thu": "08:00-17:00",

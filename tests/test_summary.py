@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from receptionist.audio import decode_recording
+from receptionist.postcall.audio import decode_recording
 from sandbox.speech import synthesize_call
-from receptionist.summary import Lead, extract_phone, extract_summary, merge_leads, to_e164
-from receptionist.transcription import vocabulary_prompt
+from receptionist.postcall.summary import Lead, extract_phone, extract_summary, merge_leads, to_e164
+from receptionist.postcall.transcription import vocabulary_prompt
 
 CALLER_ID = "+15550142367"
 

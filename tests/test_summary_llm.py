@@ -10,8 +10,8 @@ import pytest
 from openai import OpenAI
 
 from sandbox.llm_api import LocalChatApi, reply
-from receptionist.summary import LlmSummarizer, Summarizer
-from receptionist.templates import Templates
+from receptionist.postcall.summary import LlmSummarizer, Summarizer
+from receptionist.core.templates import Templates
 from tests.conftest import CALLER_NUMBER
 from tests.test_alerts import ALERTS_FROM, OWNER_MOBILE, texts_to
 from tests.test_worker import play_call, run_burst

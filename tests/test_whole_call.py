@@ -8,7 +8,7 @@ import json
 from redis import Redis
 
 from sandbox.relay_client import RelayCaller
-from receptionist.storage import recording_key, transcript_key
+from receptionist.storage.objects import recording_key, transcript_key
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 from workers.worker import run_worker
 

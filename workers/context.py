@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from receptionist.pipeline import PipelineContext
+from receptionist.postcall.pipeline import PipelineContext
 
 _current: ContextVar[PipelineContext | None] = ContextVar("pipeline_context", default=None)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receptionist import pipeline
+from receptionist.postcall import pipeline
 from workers.context import current
 
 
@@ -21,7 +21,7 @@ def alert_without_recording(call_sid: str) -> str:
 # -- privacy: re-tagging, the retention sweep, erasure ----------------------------------------------
 
 def _queue(job):
-    from receptionist.queue import JobQueue
+    from receptionist.core.queue import JobQueue
 
     settings = current().settings
     return JobQueue(job.connection, settings.queue_name, settings.job_timeout_s)
@@ -31,7 +31,7 @@ def retag_account(account_id: str) -> dict:
     """One step of the account's re-tag pass; queues the next step until the pass is done."""
     from rq import get_current_job
 
-    from receptionist import retag
+    from receptionist.privacy import retag
 
     ctx, job = current(), get_current_job()
     progress = retag.retag_account_step(ctx.db, ctx.store, job.connection, account_id)
@@ -45,7 +45,7 @@ def retag_account(account_id: str) -> dict:
 def retag_call(call_sid: str) -> int | None:
     from rq import get_current_job
 
-    from receptionist import retag
+    from receptionist.privacy import retag
 
     ctx = current()
     return retag.retag_call(ctx.db, ctx.store, get_current_job().connection, call_sid)
@@ -55,8 +55,8 @@ def retention_sweep(slot: str) -> dict | None:
     """The daily sweep (slot names the day); schedules the next day's before sweeping."""
     from rq import get_current_job
 
-    from receptionist import sweeper
-    from receptionist.models import utcnow
+    from receptionist.privacy import sweeper
+    from receptionist.core.models import utcnow
 
     ctx = current()
     report = sweeper.run_scheduled_sweep(ctx.db, ctx.store, ctx.twilio, _queue(get_current_job()), now=utcnow())
@@ -65,7 +65,7 @@ def retention_sweep(slot: str) -> dict | None:
 
 def finish_erasure(call_sid: str) -> list[str]:
     """Retry what an erasure could not finish (Twilio down): raises until Twilio's copy is gone."""
-    from receptionist import erasure
+    from receptionist.privacy import erasure
 
     ctx = current()
     return erasure.finish_erasure_of(ctx.db, ctx.store, ctx.twilio, call_sid)

@@ -22,7 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
-from receptionist.pipeline import PipelineContext, UnusableRecording, record_call_failure, record_failure
+from receptionist.postcall.pipeline import PipelineContext, UnusableRecording, record_call_failure, record_failure
 from workers import context
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from receptionist.templates import Templates
+from receptionist.core.templates import Templates
 
 LINES_TEMPLATE = "receptionist_lines.txt"
 

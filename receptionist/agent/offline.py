@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from receptionist.agent import phone
-from receptionist.summary import extract_urgency
+from receptionist.core import phone
+from receptionist.postcall.summary import extract_urgency
 from receptionist.agent.events import Ending
 from receptionist.agent.lines import Lines, spoken_list
 from receptionist.agent.profile import BusinessProfile

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from receptionist.agent.hours import BusinessHours
-from receptionist.agent.phone import country_code_of
+from receptionist.core.phone import country_code_of
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from receptionist.agent.hours import DAY_NAMES, spoken_time
 from receptionist.agent.profile import BusinessProfile
-from receptionist.templates import Templates
+from receptionist.core.templates import Templates
 
 SYSTEM_TEMPLATE = "system_prompt.txt"
 

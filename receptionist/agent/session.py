@@ -13,7 +13,7 @@ from receptionist.agent.prompt import system_prompt
 from receptionist.agent.receptionist import Receptionist
 from receptionist.agent.record import CallRecord
 from receptionist.agent.tools import TOOLS, ToolBox
-from receptionist.conversations import CallJournal, LiveCall
+from receptionist.calls.conversations import CallJournal, LiveCall
 from receptionist.services import AppServices
 
 

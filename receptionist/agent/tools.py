@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from receptionist.agent import phone
+from receptionist.core import phone
 from receptionist.agent.events import Ending
 from receptionist.agent.hours import spoken_datetime
 from receptionist.agent.lines import Lines

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from receptionist.auth import Principal, authenticate, require_role
+from receptionist.accounts.auth import Principal, authenticate, require_role
 from receptionist.services import AppServices
 
 bearer = HTTPBearer(auto_error=False)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from receptionist.api.schemas import DAYS, AccountUpdate, Business
-from receptionist.models import Account
+from receptionist.core.models import Account
 
 TEXT_FIELDS = ("name", "timezone")
 OPTIONAL_TEXT_FIELDS = ("greeting", "disclosure", "transfer_number")

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from receptionist.dashboard.sessions import COOKIE_NAME
-from receptionist.errors import ApiError
+from receptionist.api.errors import ApiError
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"

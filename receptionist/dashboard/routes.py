@@ -20,12 +20,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from receptionist import accounts, audit, auth
+from receptionist.accounts import service as accounts
+
+from receptionist.core import audit
+
+from receptionist.accounts import auth
 from receptionist.api.deps import services, session
 from receptionist.api.routes.accounts import load_account
 from receptionist.api.routes.calls import PRESIGNED_TTL_S, load_call
 from receptionist.api.schemas import DAYS
-from receptionist.auth import ENV_ADMIN, Principal
+from receptionist.accounts.auth import ENV_ADMIN, Principal
 from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
 from receptionist.dashboard.pages import CSS_PATH, PageRoute, SignInRequired, render
 from receptionist.dashboard.sessions import (
@@ -35,8 +39,8 @@ from receptionist.dashboard.sessions import (
     SessionData,
     derive_key,
 )
-from receptionist.errors import ApiError
-from receptionist.models import Account, Call, Recording, User
+from receptionist.api.errors import ApiError
+from receptionist.core.models import Account, Call, Recording, User
 from receptionist.services import AppServices
 
 log = logging.getLogger(__name__)

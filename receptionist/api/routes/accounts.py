@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from receptionist import accounts, auth
+from receptionist.accounts import service as accounts
+
+from receptionist.accounts import auth
 from receptionist.api.deps import principal, services, session
 from receptionist.api.routes.calls import call_list_item
 from receptionist.api.schemas import AccountCreate, AccountOut, AccountUpdate, CallPage, Phone, UserCreate, UserOut
-from receptionist.auth import Principal
-from receptionist.errors import ApiError
-from receptionist.models import Account, Call
+from receptionist.accounts.auth import Principal
+from receptionist.api.errors import ApiError
+from receptionist.core.models import Account, Call
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
@@ -79,7 +81,7 @@ def close_account(account_id: str, db: Session = Depends(session), who: Principa
 def add_user(account_id: str, body: UserCreate, db: Session = Depends(session), who: Principal = Depends(principal)):
     account = load_account(db, who, account_id, write=True)
     user, token = auth.create_user(db, email=body.email, role=body.role, account_id=account.id)
-    from receptionist import audit
+    from receptionist.core import audit
 
     audit.record(db, who.actor, "user.create", account_id=account.id, user=user.id, role=user.role)
     db.commit()

@@ -7,13 +7,15 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receptionist import audit, auth
+from receptionist.core import audit
+
+from receptionist.accounts import auth
 from receptionist.api.deps import principal, services, session
 from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
-from receptionist.auth import Principal
-from receptionist.errors import ApiError
-from receptionist.models import Call, Recording
-from receptionist.retention import training_opted_out
+from receptionist.accounts.auth import Principal
+from receptionist.api.errors import ApiError
+from receptionist.core.models import Call, Recording
+from receptionist.privacy.retention import training_opted_out
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
@@ -57,7 +59,7 @@ def patch_call(call_sid: str, body: CallUpdate, db: Session = Depends(session), 
                svc=Depends(services)):
     """Opt this one call out of (or back into) AI training; its objects are re-tagged."""
     call = load_call(db, who, call_sid, write=True)
-    from receptionist import retention
+    from receptionist.privacy import retention
 
     retention.apply_call_training(db, call, body.training_opt_out, queue=svc.queue)
     audit.record(db, who.actor, "call.update", account_id=call.account_id, call_sid=call.call_sid,

@@ -16,15 +16,15 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receptionist import auth
+from receptionist.accounts import auth
 from receptionist.api.deps import principal, services, session
-from receptionist.auth import Principal
-from receptionist.erasure import ErasureResult, erase_call, erase_caller
-from receptionist.errors import ApiError
-from receptionist.export import write_export
-from receptionist.models import Account, Call, Tombstone, utcnow
+from receptionist.accounts.auth import Principal
+from receptionist.privacy.erasure import ErasureResult, erase_call, erase_caller
+from receptionist.api.errors import ApiError
+from receptionist.privacy.export import write_export
+from receptionist.core.models import Account, Call, Tombstone, utcnow
 from receptionist.services import AppServices
-from receptionist.twilio.rest import TwilioRest
+from receptionist.telephony.rest import TwilioRest
 
 router = APIRouter(tags=["privacy"])
 

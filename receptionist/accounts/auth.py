@@ -1,0 +1,98 @@
+"""Who is asking, and what they may do.
+
+Roles: an admin runs the whole deployment; an owner runs one account (edits it, adds its team);
+a member reads its account. Bearer tokens are random and long, so a plain SHA-256 of the token is
+what is stored and looked up: the token itself is shown once, when it is created.
+
+Order of answers, so that nothing leaks: no or unknown token → 401; another account's resource →
+404 (as if it did not exist); a known user without the role for this action → 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from receptionist.api.errors import ApiError
+from receptionist.core.models import User
+
+ROLES = ("admin", "owner", "member")
+TOKEN_PREFIX = "rcp_"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    actor: str  # for the audit log: "user:<id> <email>" or "admin-token"
+    role: str
+    account_id: str | None  # None for admins
+    user_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+ENV_ADMIN = Principal(actor="admin-token", role="admin", account_id=None)
+
+
+def authenticate(session: Session, token: str | None, admin_token: str | None) -> Principal:
+    if not token:
+        raise ApiError(401, "missing bearer token")
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return ENV_ADMIN
+    user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
+    if user is None:
+        raise ApiError(401, "unknown token")
+    return user_principal(user)
+
+
+def user_principal(user: User) -> Principal:
+    """The principal a user acts as (the API's bearer token and the dashboard's session alike)."""
+    return Principal(actor=f"user:{user.id} {user.email}", role=user.role, account_id=user.account_id,
+                     user_id=user.id)
+
+
+def can_see(principal: Principal, account_id: str) -> bool:
+    return principal.is_admin or principal.account_id == account_id
+
+
+def check_account(principal: Principal, account_id: str | None, *, write: bool = False, admin: bool = False,
+                  what: str = "account") -> None:
+    """404 unless the principal may see the account; then 403 unless it may do this to it."""
+    if account_id is None or not can_see(principal, account_id):
+        raise ApiError(404, f"no such {what}")
+    if admin and not principal.is_admin:
+        raise ApiError(403, "only an admin may do this")
+    if write and principal.role == "member":
+        raise ApiError(403, "members may read this account, not change it")
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if principal.role not in roles:
+        raise ApiError(403, f"this needs the role {' or '.join(roles)}")
+
+
+def create_user(session: Session, *, email: str, role: str, account_id: str | None) -> tuple[User, str]:
+    """A user and its token (returned once, stored only as a hash)."""
+    if role not in ROLES:
+        raise ApiError(422, f"role must be one of {', '.join(ROLES)}")
+    if (role == "admin") != (account_id is None):
+        raise ApiError(422, "admins belong to no account; owners and members to exactly one")
+    token = new_token()
+    user = User(email=email, role=role, account_id=account_id, token_hash=hash_token(token))
+    session.add(user)
+    session.flush()
+    return user, token

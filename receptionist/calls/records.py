@@ -1,0 +1,152 @@
+"""A call's life in the database: started by the voice webhook, ended by the status callback,
+handed to the worker by the recording callback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Boolean, Engine, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from receptionist.calls.directory import RoutedAccount
+from receptionist.core.models import Call, Recording, Tombstone, UTCDateTime, utcnow
+from receptionist.telephony.events import CallStarted, CallStatusChanged, RecordingReady
+
+# Twilio's final CallStatus values mapped to the call's outcome; a completed call keeps an outcome
+# the conversation already set (transferred, message-taken, …).
+FINAL_OUTCOMES = {"busy": "missed", "no-answer": "missed", "canceled": "missed", "failed": "failed"}
+FINAL_STATUSES = {"completed", "busy", "no-answer", "canceled", "failed"}
+
+
+class CallStarts:
+    """Records calls as they start: the one database write on the voice webhook's path.
+
+    The caller's phone rings while this runs, so it is one statement, one round trip, autocommit,
+    straight on the driver connection with the SQL SQLAlchemy compiled once for the dialect (the
+    ORM's per-statement machinery cost more than the round trip itself, measured). ON CONFLICT
+    makes a repeated webhook for the same CallSid a no-op (PostgreSQL ≥ 9.5, SQLite ≥ 3.24).
+    """
+
+    STATEMENT = text(
+        "INSERT INTO calls (call_sid, account_id, from_number, to_number, started_at, created_at, twilio_status,"
+        " training_opt_out, retention_days, expires_at, processing_status)"
+        " VALUES (:call_sid, :account_id, :from_number, :to_number, :started_at, :started_at, 'in-progress',"
+        " :training_opt_out, :retention_days, :expires_at, 'pending')"
+        " ON CONFLICT (call_sid) DO NOTHING"
+    )
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        compiled = self.STATEMENT.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positional = compiled.positiontup  # qmark/format drivers take a tuple in this order
+        self.to_db_time = UTCDateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect) or (lambda v: v)
+        self.to_db_bool = Boolean().dialect_impl(engine.dialect).bind_processor(engine.dialect) or (lambda v: v)
+
+    def record(self, event: CallStarted, account: RoutedAccount) -> bool:
+        """Record the call; False when a row for this CallSid already existed (a repeated webhook)."""
+        now = utcnow()
+        params = {
+            "call_sid": event.call_sid,
+            "account_id": account.id,
+            "from_number": event.from_number,
+            "to_number": event.to_number,
+            "started_at": self.to_db_time(now),
+            "training_opt_out": self.to_db_bool(account.training_opt_out),
+            "retention_days": account.retention_days,
+            "expires_at": self.to_db_time(now + timedelta(days=account.retention_days)),
+        }
+        if self.positional:
+            params = tuple(params[name] for name in self.positional)
+        try:
+            return self._execute(params)
+        except self.engine.dialect.loaded_dbapi.OperationalError:
+            # A connection the server dropped (a restart): the pool has no pre-ping for this path,
+            # so try once more on a fresh connection.
+            return self._execute(params, fresh=True)
+
+    def _execute(self, params, fresh: bool = False) -> bool:
+        connection = self.engine.raw_connection()
+        try:
+            if fresh:
+                connection.invalidate()
+                connection = self.engine.raw_connection()
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, params)
+                inserted = cursor.rowcount == 1
+            finally:
+                cursor.close()
+            connection.commit()
+            return inserted
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+
+def record_status(session: Session, event: CallStatusChanged) -> Call | None:
+    call = session.scalar(select(Call).where(Call.call_sid == event.call_sid))
+    if call is None:
+        return None
+    call.twilio_status = event.status
+    if event.status in FINAL_STATUSES:
+        if event.duration_s is not None:
+            call.duration_s = event.duration_s
+        ended = event.timestamp or utcnow()
+        call.ended_at = ended
+        if call.duration_s is None:
+            call.duration_s = max(0, int((ended - call.started_at).total_seconds()))
+        if call.outcome is None:
+            call.outcome = FINAL_OUTCOMES.get(event.status) or ("answered" if caller_spoke(call) else "missed")
+    return call
+
+
+def caller_spoke(call: Call) -> bool:
+    """Did the caller say anything to the receptionist? (The relay stores every turn it hears.)"""
+    return any(turn.get("speaker") == "caller" and (turn.get("text") or "").strip()
+               for turn in call.conversation or [])
+
+
+def call_exists(session: Session, call_sid: str) -> bool:
+    return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is not None
+
+
+def note_recording_of_erased_call(session: Session, call_sid: str, recording_sid: str) -> bool:
+    """A recording reported after its call was erased: add it to what the erasure must delete at
+    Twilio. True when the call was indeed erased (the caller then queues the erasure's completion)."""
+    tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call_sid))
+    if tombstone is None:
+        return False
+    removed = dict(tombstone.removed or {})
+    sids = list(removed.get("twilio_recordings") or [])
+    if recording_sid not in sids:
+        removed["twilio_recordings"] = sids + [recording_sid]
+        tombstone.removed = removed
+    return True
+
+
+def register_recording(session: Session, event: RecordingReady) -> tuple[Recording | None, bool]:
+    """The recording row for a completed recording; (row, created). None when the call is unknown."""
+    call = session.scalar(select(Call).where(Call.call_sid == event.call_sid))
+    if call is None:
+        return None, False
+    existing = session.scalar(select(Recording).where(Recording.recording_sid == event.recording_sid))
+    if existing is not None:
+        return existing, False
+    recording = Recording(
+        recording_sid=event.recording_sid,
+        call_id=call.id,
+        media_url=event.media_url,
+        channels=event.channels,
+        duration_s=event.duration_s,
+    )
+    session.add(recording)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return session.scalar(select(Recording).where(Recording.recording_sid == event.recording_sid)), False
+    return recording, True

@@ -1,0 +1,108 @@
+"""The `receptionist` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from receptionist.cli import accounts as account_cli
+
+from receptionist.cli import privacy as privacy_cli
+
+app = typer.Typer(help="AI receptionist call pipeline.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(account_cli.app, name="accounts")
+app.add_typer(privacy_cli.infra_app, name="infra")
+app.add_typer(privacy_cli.retention_app, name="retention")
+app.add_typer(privacy_cli.training_app, name="training")
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # The HTTP clients log every request at INFO: a line per LLM reply on every live call, which
+    # drowns the log (and costs the relay CPU on every turn). Their warnings still show.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", help="uvicorn worker processes."),
+):
+    """Serve the Twilio webhooks, the relay and the API."""
+    import uvicorn
+
+    _logging()
+    uvicorn.run("receptionist.app:create_server_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info", access_log=False)
+
+
+@app.command()
+def worker(burst: bool = typer.Option(False, "--burst", help="Process what is queued, then exit.")):
+    """Run the transcription worker (loads the Whisper model once for all jobs)."""
+    from redis import Redis
+
+    from receptionist.postcall.pipeline import PipelineContext
+    from receptionist.settings import Settings
+    from workers.worker import run_worker
+
+    _logging()
+    settings = Settings()
+    settings.require("twilio_account_sid", "twilio_auth_token")  # to download recordings
+    ctx = PipelineContext.build(settings)
+    ctx.db.migrate()
+    ctx.store.ensure_bucket()
+    redis = Redis.from_url(settings.redis_url)
+    if not burst:  # the daily retention sweep (see receptionist.privacy.sweeper for why a self-scheduling job)
+        from receptionist.core.models import utcnow
+        from receptionist.core.queue import JobQueue
+        from receptionist.privacy.sweeper import ensure_daily_sweep
+
+        ensure_daily_sweep(JobQueue(redis, settings.queue_name, settings.job_timeout_s), utcnow())
+    try:
+        run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s)
+    finally:
+        ctx.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade():
+    """Migrate the database to the newest schema."""
+    from receptionist.core.db import Database
+    from receptionist.settings import Settings
+
+    db = Database(Settings().database_url)
+    db.migrate()
+    typer.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@app.command()
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="Keep the demo's data directory afterwards."),
+):
+    """Play one whole call end to end on embedded local services and show where everything landed."""
+    # The demo and its local servers are not part of the product: they come with the `demo` extra,
+    # which registers itself under this entry-point group (the product never imports them).
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="receptionist.demo", name="run")
+    try:
+        run_demo = next(iter(found)).load()
+    except (StopIteration, ImportError) as exc:
+        typer.secho(f"receptionist demo needs the demo extra: pip install 'receptionist[demo]' ({exc or 'not installed'})",
+                    fg="red", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_demo(keep=keep))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

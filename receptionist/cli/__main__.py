@@ -1,0 +1,3 @@
+from receptionist.cli import main
+
+main()

@@ -1,0 +1,204 @@
+"""Owner alerts by email and SMS, each (call, channel, recipient) delivered exactly once.
+
+A `Delivery` row is claimed before sending and marked sent right after the server accepts the
+message, so a re-run job or a duplicate callback sends nothing new. The only window left is a
+crash between the server's acceptance and that commit; an email then carries the same Message-ID
+again, which mail systems use to drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from receptionist.notify import consent
+from receptionist.core.db import Database
+from receptionist.notify.mailer import Mailer, is_transient_smtp
+from receptionist.core.models import Call, Delivery, utcnow
+from receptionist.core.retry import PermanentError, with_backoff
+from receptionist.core.templates import Templates
+from receptionist.telephony.rest import TwilioRest
+
+log = logging.getLogger(__name__)
+
+SMS_LIMIT = 320  # two segments: an alert should fit on a lock screen
+DONE = ("sent", "failed", "suppressed")
+
+
+def message_id(call_sid: str, channel: str, recipient: str) -> str:
+    digest = hashlib.sha256(f"{call_sid}|{channel}|{recipient}".encode()).hexdigest()[:20]
+    return f"<{call_sid}.{digest}@receptionist>"
+
+
+def claim_delivery(db: Database, call_id: int, channel: str, recipient: str) -> Delivery | None:
+    """The delivery row if it still needs sending, else None (already sent, given up or suppressed)."""
+    with db.session() as session:
+        delivery = session.scalar(
+            select(Delivery).where(
+                Delivery.call_id == call_id, Delivery.channel == channel, Delivery.recipient == recipient
+            )
+        )
+        if delivery is None:
+            delivery = Delivery(call_id=call_id, channel=channel, recipient=recipient)
+            session.add(delivery)
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                return None
+        if delivery.status in DONE:
+            return None
+        delivery.attempts += 1
+        return delivery
+
+
+def finish_delivery(db: Database, delivery_id: int, status: str, *, error: str | None = None,
+                    provider_id: str | None = None) -> None:
+    with db.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        delivery.status, delivery.error, delivery.provider_id = status, error, provider_id
+        if status == "sent":
+            delivery.sent_at = utcnow()
+
+
+def note_delivery_error(db: Database, delivery_id: int, error: str) -> None:
+    with db.session() as session:
+        session.get(Delivery, delivery_id).error = error[:2000]
+
+
+def fail_pending_deliveries(db: Database, call_id: int, reason: str) -> None:
+    """After the last retry: what is still pending is recorded as failed, with why."""
+    with db.session() as session:
+        session.execute(update(Delivery).where(Delivery.call_id == call_id, Delivery.status == "pending")
+                        .values(status="failed", error=reason[:2000]))
+
+
+def local_time(moment: datetime, tz_name: str, fmt: str = "%a %d %b %Y %H:%M %Z") -> str:
+    try:
+        zone = ZoneInfo(tz_name)
+    except Exception:
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime(fmt)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    from_email: str
+    from_number: str | None
+    public_url: str
+    retry_window_s: float
+
+
+class OwnerAlerts:
+    def __init__(self, db: Database, mailer: Mailer, twilio: TwilioRest, templates: Templates, config: AlertSettings):
+        self.db = db
+        self.mailer = mailer
+        self.twilio = twilio
+        self.templates = templates
+        self.config = config
+
+    def call_url(self, call: Call) -> str:
+        # The dashboard's call page: a phone opens it in the browser, where the owner signs in once.
+        return f"{self.config.public_url}/calls/{call.call_sid}"
+
+    def _values(self, call: Call) -> dict:
+        account = call.account
+        lead = call.lead or {}
+        return dict(
+            call=call,
+            business_name=account.name,
+            missed=call.outcome == "missed",
+            transcript=call.transcript or [],
+            conversation=call.conversation or [],
+            lead=lead,
+            started_local=local_time(call.started_at, account.timezone),
+            call_url=self.call_url(call),
+        )
+
+    # -- email ---------------------------------------------------------------------------------
+    def compose_email(self, call: Call, recipient: str) -> EmailMessage:
+        values = self._values(call)
+        message = EmailMessage()
+        message["Subject"] = self.templates.render("email_alert_subject.txt", **values)
+        message["From"] = self.config.from_email
+        message["To"] = recipient
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = message_id(call.call_sid, "email", recipient)
+        message.set_content(self.templates.render("email_alert.txt", **values) + "\n")
+        return message
+
+    # -- sms -----------------------------------------------------------------------------------
+    def compose_sms(self, call: Call) -> str:
+        account = call.account
+        lead = call.lead or {}
+        text = self.templates.render(
+            "sms_alert.txt",
+            business_name=account.name,
+            missed=call.outcome == "missed",
+            caller=call.from_number,
+            time_local=local_time(call.started_at, account.timezone, "%a %H:%M"),
+            summary=(call.summary or "").strip(),
+            callback=lead.get("callback_number"),
+            call_url=self.call_url(call),
+        )
+        if len(text) > SMS_LIMIT:  # shorten the summary, never the link or the callback number
+            overflow = len(text) - SMS_LIMIT + 1
+            summary = (call.summary or "")[: max(0, len(call.summary or "") - overflow)].rstrip() + "…"
+            text = self.templates.render(
+                "sms_alert.txt", business_name=account.name, missed=call.outcome == "missed",
+                caller=call.from_number, time_local=local_time(call.started_at, account.timezone, "%a %H:%M"),
+                summary=summary, callback=lead.get("callback_number"), call_url=self.call_url(call))
+        return text
+
+    # -- sending -------------------------------------------------------------------------------
+    def send_for(self, call: Call) -> int:
+        """Send the call's alerts that have not gone out yet; returns how many were sent now."""
+        account = call.account
+        sent = 0
+        for recipient in account.alert_emails or []:
+            sent += self._deliver(call, "email", recipient)
+        for recipient in account.alert_sms or []:
+            sent += self._deliver(call, "sms", recipient)
+        return sent
+
+    def _deliver(self, call: Call, channel: str, recipient: str) -> int:
+        delivery = claim_delivery(self.db, call.id, channel, recipient)
+        if delivery is None:
+            return 0
+        if channel == "sms":
+            with self.db.session() as session:
+                opted_out = consent.is_opted_out(session, recipient)
+            if opted_out:
+                finish_delivery(self.db, delivery.id, "suppressed", error="recipient opted out (STOP)")
+                return 0
+            if not self.config.from_number:
+                finish_delivery(self.db, delivery.id, "failed", error="RECEPTIONIST_ALERT_FROM_NUMBER is not set")
+                return 0
+        try:
+            if channel == "email":
+                message = self.compose_email(call, recipient)
+                with_backoff(lambda: self.mailer.send(message), what=f"email to {recipient}",
+                             is_transient=is_transient_smtp, window_s=self.config.retry_window_s)
+                provider_id = message["Message-ID"]
+            else:
+                provider_id = self.twilio.send_sms(recipient, self.config.from_number, self.compose_sms(call)).sid
+        except PermanentError as exc:
+            finish_delivery(self.db, delivery.id, "failed", error=str(exc))
+            log.error("%s alert for %s to %s failed: %s", channel, call.call_sid, recipient, exc)
+            if channel == "sms" and getattr(exc, "code", None) == 21610:
+                with self.db.session() as session:
+                    consent.opt_out(session, recipient, "carrier STOP (Twilio 21610)")
+            return 0
+        except Exception as exc:
+            note_delivery_error(self.db, delivery.id, str(exc))  # stays pending: the job retries it
+            raise
+        finish_delivery(self.db, delivery.id, "sent", provider_id=provider_id)
+        return 1

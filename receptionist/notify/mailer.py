@@ -1,0 +1,58 @@
+"""Email over SMTP, configured by one URL.
+
+`smtp://host:port` plain, `smtp+starttls://host:port` upgrades with STARTTLS, `smtps://host:port`
+is TLS from the first byte; `user:password@` in the URL logs in.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from urllib.parse import unquote, urlparse
+
+from receptionist.core.retry import PermanentError
+
+DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class RecipientRefused(PermanentError):
+    pass
+
+
+class Mailer:
+    def __init__(self, url: str, timeout_s: float = 20.0):
+        parsed = urlparse(url)
+        if parsed.scheme not in DEFAULT_PORTS:
+            raise ValueError(f"RECEPTIONIST_SMTP_URL scheme must be one of {sorted(DEFAULT_PORTS)}, not {parsed.scheme!r}")
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname or "127.0.0.1"
+        self.port = parsed.port or DEFAULT_PORTS[parsed.scheme]
+        self.username = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+        self.timeout_s = timeout_s
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        if self.scheme == "smtps":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        with smtp:
+            if self.scheme == "smtp+starttls":
+                smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                raise RecipientRefused(f"recipient refused: {exc.recipients}") from exc
+
+
+def is_transient_smtp(exc: BaseException) -> bool:
+    """Connection trouble and 4xx replies heal; 5xx replies (a bad address) do not."""
+    if isinstance(exc, PermanentError):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))

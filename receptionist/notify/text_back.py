@@ -1,0 +1,67 @@
+"""The missed-call text-back: one friendly text to a caller who hung up before saying anything.
+
+At most one per caller per account per day (the account's day), never to a number that sent
+STOP, and only when the account turned `missed_call_text_back` on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from receptionist.notify import consent
+from receptionist.notify.alerts import local_time
+from receptionist.core.db import Database
+from receptionist.core.models import Call, TextBack
+from receptionist.core.retry import PermanentError
+from receptionist.core.templates import Templates
+from receptionist.telephony.rest import SmsRefused, TwilioRest
+
+log = logging.getLogger(__name__)
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def send_text_back(db: Database, twilio: TwilioRest, templates: Templates, call_id: int) -> str:
+    """What happened: "sent", "disabled", "opted-out", "already-texted-today", "no-number", "failed"."""
+    with db.session() as session:
+        call = session.get(Call, call_id)
+        account = call.account
+        if not account.missed_call_text_back:
+            return "disabled"
+        if not E164.match(call.from_number or ""):
+            return "no-number"  # withheld or anonymous caller ID
+        if consent.is_opted_out(session, call.from_number):
+            return "opted-out"
+        day = local_time(call.started_at, account.timezone, "%Y-%m-%d")
+        row = session.scalar(select(TextBack).where(TextBack.account_id == account.id,
+                                                    TextBack.caller == call.from_number, TextBack.day == day))
+        if row is None:
+            row = TextBack(account_id=account.id, caller=call.from_number, day=day, call_id=call.id)
+            session.add(row)
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:
+                return "already-texted-today"
+        elif row.call_id != call.id or row.status != "pending":
+            return "already-texted-today"
+        text_back_id = row.id
+        body = templates.render("text_back.txt", business_name=account.name, business_number=call.to_number)
+        to, from_ = call.from_number, call.to_number
+    try:
+        sent = twilio.send_sms(to, from_, body)
+    except PermanentError as exc:
+        with db.session() as session:
+            row = session.get(TextBack, text_back_id)
+            row.status, row.error = "failed", str(exc)
+            if isinstance(exc, SmsRefused) and exc.code == 21610:
+                consent.opt_out(session, to, "carrier STOP (Twilio 21610)")
+        return "failed"
+    with db.session() as session:
+        row = session.get(TextBack, text_back_id)
+        row.status, row.provider_id = "sent", sent.sid
+    log.info("missed-call text-back sent to %s for call %s", to, call_id)
+    return "sent"

@@ -1,0 +1,277 @@
+"""After the call: download → decode → transcribe → store encrypted → update the call → alert.
+
+Every step can run twice without harm: the recording row records what is done, objects are written
+only when absent or different, alerts are claimed per recipient. A job killed at any point and run
+again finishes the work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy import select
+
+from receptionist.notify.alerts import AlertSettings, OwnerAlerts, fail_pending_deliveries
+from receptionist.postcall.audio import BadRecording, decode_recording
+from receptionist.core.db import Database
+from receptionist.privacy.erasure import is_erased
+from receptionist.notify.mailer import Mailer
+from receptionist.core.models import Call, Recording, utcnow
+from receptionist.privacy.retention import call_tags
+from receptionist.core.retry import PermanentError, with_backoff
+from receptionist.settings import Settings
+from receptionist.storage.objects import (
+    ObjectStore,
+    ObjectTags,
+    call_prefix,
+    recording_key,
+    transcript_document,
+    transcript_key,
+)
+from receptionist.postcall.summary import LlmSummarizer, Summarizer
+from receptionist.core.templates import Templates
+from receptionist.notify.text_back import send_text_back
+from receptionist.postcall.transcription import Transcriber, vocabulary_prompt
+from receptionist.telephony.rest import TwilioRest
+
+log = logging.getLogger(__name__)
+
+
+class UnusableRecording(PermanentError):
+    pass
+
+
+@dataclass
+class PipelineContext:
+    """What a worker process builds once and hands to every job."""
+
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    twilio: TwilioRest
+    transcriber: Transcriber
+    templates: Templates
+    alerts: OwnerAlerts
+    summarizer: Summarizer
+
+    @classmethod
+    def build(cls, settings: Settings, transcriber: Transcriber | None = None) -> PipelineContext:
+        db = Database(settings.database_url, pool_size=4)
+        templates = Templates()
+        twilio = TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
+                            settings.step_retry_window_s)
+        llm = None
+        if settings.llm_configured:
+            from openai import OpenAI
+
+            client = OpenAI(api_key=settings.openai_api_key or "not-needed", base_url=settings.openai_base_url,
+                            timeout=settings.llm_timeout_s, max_retries=2)
+            llm = LlmSummarizer(client, settings.llm_model, templates)
+        return cls(
+            settings=settings,
+            db=db,
+            store=ObjectStore.from_settings(settings),
+            twilio=twilio,
+            transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
+                                                   settings.whisper_beam_size, settings.whisper_threads),
+            templates=templates,
+            alerts=OwnerAlerts(db, Mailer(settings.smtp_url), twilio, templates, AlertSettings(
+                from_email=settings.alert_from_email, from_number=settings.alert_from_number,
+                public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
+            summarizer=Summarizer(llm),
+        )
+
+    def close(self) -> None:
+        self.twilio.close()
+        self.db.dispose()
+
+
+@dataclass
+class StageTimes:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, started: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+def _transient_s3(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
+    return isinstance(exc, (BotoCoreError, OSError))
+
+
+def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTimes | None = None) -> str:
+    """Process one recording; returns what happened ("done", "already-done", "gone")."""
+    times = times or StageTimes()
+    db = ctx.db
+    with db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        if recording is None:
+            # Erased while the job waited in the queue: it must never come back.
+            return "gone"
+        if recording.status == "done":
+            return "already-done"
+        recording.status, recording.attempts = "processing", recording.attempts + 1
+        call = recording.call
+        call.processing_status, call.processing_error = "processing", None
+        account = call.account
+        tags = ObjectTags(account.id, call.retention_days, call.training_opt_out or account.training_opt_out)
+        audio_key = recording_key(account.id, call.call_sid, "wav")
+        text_key = transcript_key(account.id, call.call_sid)
+        already_transcribed = recording.transcript_key is not None and call.transcript is not None
+        prompt = vocabulary_prompt(account.name, account.business)
+        call_id, call_sid, recorded_at = call.id, call.call_sid, recording.created_at
+
+    if not already_transcribed:
+        started = time.perf_counter()
+        audio = ctx.twilio.download_recording(recording_sid, "wav")
+        times.add("download", started)
+
+        started = time.perf_counter()
+        try:
+            decoded = decode_recording(audio, "wav")
+        except BadRecording as exc:
+            raise UnusableRecording(str(exc)) from exc
+        times.add("decode", started)
+
+        started = time.perf_counter()
+        segments = [s.as_dict() for s in ctx.transcriber.transcribe_call(decoded, prompt)]
+        times.add("transcribe", started)
+
+        if _erased(ctx, call_sid):  # erased while we transcribed: store nothing for it
+            return "gone"
+        started = time.perf_counter()
+        document = transcript_document(call_sid, tags.account_id, segments, recorded_at)
+        for key, put in (
+            (audio_key, lambda: ctx.store.put(audio_key, audio, "audio/wav", tags)),
+            (text_key, lambda: ctx.store.put_json(text_key, document, tags)),
+        ):
+            with_backoff(put, what=f"store {key}", is_transient=_transient_s3, window_s=ctx.settings.step_retry_window_s)
+        times.add("store", started)
+
+        with db.session() as session:
+            recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+            call = session.get(Call, call_id) if recording is not None else None
+            if call is None or is_erased(session, call_sid):
+                erased = True
+            else:
+                erased = False
+                recording.audio_key, recording.transcript_key = audio_key, text_key
+                if recording.duration_s is None:
+                    recording.duration_s = round(decoded.duration_s)
+                call.transcript = segments
+                call.expires_at = call.started_at + timedelta(days=call.retention_days)
+                current_tags = call_tags(call)
+        if erased:
+            # Erased while we stored: the erasure may have listed the call's objects before our
+            # writes landed, so what we wrote is ours to delete.
+            ctx.store.delete_prefix(call_prefix(tags.account_id, call_sid))
+            return "gone"
+        if current_tags != tags:
+            # Retention or training flag changed while we transcribed; its re-tag job may have
+            # run before these objects existed.
+            ctx.store.retag_prefix(call_prefix(tags.account_id, call_sid), current_tags)
+
+    started = time.perf_counter()
+    summarize_call(ctx, call_id, refresh=not already_transcribed)
+    times.add("summary", started)
+
+    started = time.perf_counter()
+    _send_alerts(ctx, call_id)
+    times.add("alert", started)
+
+    with db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        if recording is not None:
+            recording.status, recording.error, recording.finished_at = "done", None, utcnow()
+            recording.call.processing_status = "done"
+            recording.call.processing_error = None
+    if ctx.settings.delete_twilio_recordings:
+        # Only now: our encrypted copy is stored and the owner has been told.
+        ctx.twilio.delete_recording(recording_sid)
+    log.info("recording %s of call %s processed: %s", recording_sid, call_sid,
+             {k: round(v, 3) for k, v in times.seconds.items()})
+    return "done"
+
+
+def summarize_call(ctx: PipelineContext, call_id: int, *, refresh: bool = True) -> None:
+    """Write the call's summary and lead (kept when already there and nothing new was heard)."""
+    with ctx.db.session() as session:
+        call = session.get(Call, call_id)
+        if call is None or (call.summary is not None and not refresh):  # None: erased meanwhile
+            return
+        account = call.account
+        result, path = ctx.summarizer.summarize(
+            business_name=account.name, business=account.business or {}, caller_id=call.from_number,
+            conversation=call.conversation, transcript=call.transcript, live_lead=call.lead,
+            default_country="1" if call.to_number.startswith("+1") else "",
+        )
+        call.summary = result.summary
+        call.lead = result.lead.model_dump(exclude_none=True)
+        log.info("call %s summarised (%s)", call.call_sid, path)
+
+
+def _send_alerts(ctx: PipelineContext, call_id: int) -> None:
+    with ctx.db.session() as session:
+        call = session.get(Call, call_id)
+        if call is not None:  # None: erased meanwhile
+            ctx.alerts.send_for(call)
+
+
+def _erased(ctx: PipelineContext, call_sid: str) -> bool:
+    with ctx.db.session() as session:
+        return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is None or is_erased(session, call_sid)
+
+
+def _call_id(ctx: PipelineContext, call_sid: str) -> int | None:
+    with ctx.db.session() as session:
+        return session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+
+
+def handle_call_end(ctx: PipelineContext, call_sid: str) -> str:
+    """A call that ended before the caller said anything: text the caller back, tell the owner."""
+    call_id = _call_id(ctx, call_sid)
+    if call_id is None:
+        return "gone"
+    text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, call_id)
+    summarize_call(ctx, call_id, refresh=False)
+    _send_alerts(ctx, call_id)
+    return text_back
+
+
+def alert_without_recording(ctx: PipelineContext, call_sid: str) -> str:
+    """No recording will come (Twilio reported it absent): alert from the live conversation."""
+    call_id = _call_id(ctx, call_sid)
+    if call_id is None:
+        return "gone"
+    summarize_call(ctx, call_id, refresh=False)
+    _send_alerts(ctx, call_id)
+    return "done"
+
+
+def record_failure(db: Database, recording_sid: str, reason: str, *, final: bool) -> None:
+    """Show on the call why its recording failed; `final` when no retry will follow."""
+    with db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        if recording is None:
+            return
+        recording.error = reason[:2000]
+        recording.status = "failed" if final else "queued"
+        recording.call.processing_status = "failed" if final else "retrying"
+        recording.call.processing_error = reason[:2000]
+        call_id = recording.call_id
+    if final:
+        fail_pending_deliveries(db, call_id, f"gave up after the last retry: {reason}")
+
+
+def record_call_failure(db: Database, call_sid: str, reason: str) -> None:
+    """A call job (alerts without a recording, missed call) gave up: its pending alerts failed."""
+    with db.session() as session:
+        call_id = session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+    if call_id is not None:
+        fail_pending_deliveries(db, call_id, f"gave up after the last retry: {reason}")

@@ -1,0 +1,107 @@
+"""Speech to text with faster-whisper, one channel per speaker, merged in time order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from receptionist.postcall.audio import DecodedCall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Segment:
+    speaker: str
+    start: float
+    end: float
+    text: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def vocabulary_prompt(business_name: str, business: dict | None) -> str:
+    """Business words Whisper would otherwise mishear (names, services, towns), as its initial prompt.
+
+    Measured with tiny.en on a held-out call: this prompt cut the caller channel's word error rate
+    from about 0.35 to 0.20.
+    """
+    business = business or {}
+    words: list[str] = [business_name] if business_name else []
+    for field in ("services", "service_areas"):
+        values = business.get(field) or []
+        words.extend(str(v) for v in values)
+    if not words:
+        return ""
+    return f"A phone call to {words[0]}. " + ", ".join(words[1:]) + ("." if len(words) > 1 else "")
+
+
+# A silence this long inside one channel ends an utterance (the other party usually speaks in it).
+PAUSE_S = 0.8
+# Shorter "utterances" are Whisper's filler at the edge of speech ("Thank you." in 80 ms), not words.
+MIN_UTTERANCE_S = 0.2
+
+
+def split_at_pauses(words, pause_s: float = PAUSE_S) -> list[tuple[float, float, str]]:
+    """Group Whisper words (with .start, .end, .word) into utterances separated by pauses."""
+    utterances: list[tuple[float, float, str]] = []
+    current: list = []
+    for word in words:
+        if current and word.start - current[-1].end > pause_s:
+            utterances.append(_join(current))
+            current = []
+        current.append(word)
+    if current:
+        utterances.append(_join(current))
+    return [u for u in utterances if u[2] and u[1] - u[0] >= MIN_UTTERANCE_S]
+
+
+def _join(words) -> tuple[float, float, str]:
+    return words[0].start, words[-1].end, "".join(w.word for w in words).strip()
+
+
+class Transcriber:
+    """A loaded Whisper model. Load once per process: CTranslate2 is not fork-safe and loading is slow."""
+
+    def __init__(self, model_path: str, compute_type: str = "int8", beam_size: int = 1, cpu_threads: int = 0,
+                 pause_s: float = PAUSE_S):
+        from faster_whisper import WhisperModel
+
+        started = time.perf_counter()
+        self.model = WhisperModel(model_path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+        self.beam_size = beam_size
+        self.pause_s = pause_s
+        self.load_seconds = time.perf_counter() - started
+        log.info("whisper model %s loaded in %.2fs", model_path, self.load_seconds)
+
+    def transcribe_channel(self, samples: np.ndarray, prompt: str = "") -> list[tuple[float, float, str]]:
+        segments, _info = self.model.transcribe(
+            samples,
+            language="en",
+            beam_size=self.beam_size,
+            initial_prompt=prompt or None,
+            # Each channel is mostly silence (the other party is talking): VAD skips it, which is
+            # both faster and stops Whisper from inventing words in the gaps.
+            vad_filter=True,
+            condition_on_previous_text=False,
+            # VAD glues the speech of one channel together, so one Whisper segment can span several
+            # turns with the other party talking in between; word times let us cut it at the pauses
+            # and keep the two speakers interleaved in time (about 15% more compute, measured).
+            word_timestamps=True,
+        )
+        utterances: list[tuple[float, float, str]] = []
+        for segment in segments:
+            utterances.extend(split_at_pauses(segment.words or [], self.pause_s))
+        return utterances
+
+    def transcribe_call(self, call: DecodedCall, prompt: str = "") -> list[Segment]:
+        merged: list[Segment] = []
+        for speaker, samples in call.channels.items():
+            for start, end, text in self.transcribe_channel(samples, prompt):
+                merged.append(Segment(speaker, round(start, 2), round(end, 2), text))
+        merged.sort(key=lambda s: (s.start, s.end))
+        return merged

@@ -1,0 +1,117 @@
+"""Twilio's REST API: recording media download and deletion, and text messages.
+
+The base URL comes from `RECEPTIONIST_TWILIO_API_URL`, so a Twilio-compatible provider or a local
+stand-in can be used. Messages and deletions go through the `twilio` client; media is fetched with
+httpx because the `twilio` client decodes bodies as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from receptionist.core.retry import PermanentError, with_backoff
+
+# Twilio error codes meaning the recipient cannot be texted, ever, from this sender: 21610 is
+# "unsubscribed recipient" (they replied STOP to Twilio directly), 21614 "not a mobile number".
+UNREACHABLE_CODES = {21610: "the recipient has opted out (STOP) at Twilio", 21614: "not a mobile number",
+                     21211: "not a valid phone number", 21408: "no permission to send to this region"}
+
+
+class RecordingUnavailable(PermanentError):
+    """Twilio answered that the recording does not exist or cannot be read with our credentials."""
+
+
+class SmsRefused(PermanentError):
+    """Twilio refused the message for a reason no retry heals."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SentSms:
+    sid: str
+    status: str
+
+
+class TwilioRest:
+    def __init__(self, api_url: str, account_sid: str, auth_token: str, retry_window_s: float = 300.0):
+        self.api_url = api_url.rstrip("/")
+        self.account_sid = account_sid
+        self.retry_window_s = retry_window_s
+        self._http = httpx.Client(auth=(account_sid, auth_token), timeout=httpx.Timeout(30.0, connect=5.0))
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=30))
+        # Every 2010-04-01 resource resolves against the Api domain's base URL; edge and region
+        # would rewrite the host name, so they stay unset.
+        self.client.edge = None
+        self.client.region = None
+        self.client.api.base_url = self.api_url
+
+    def recording_media_url(self, recording_sid: str, fmt: str = "wav") -> str:
+        return f"{self.api_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording_sid}.{fmt}"
+
+    def download_recording(self, recording_sid: str, fmt: str = "wav") -> bytes:
+        url = self.recording_media_url(recording_sid, fmt)
+
+        def fetch() -> bytes:
+            response = self._http.get(url)
+            if response.status_code in (401, 403, 404):
+                raise RecordingUnavailable(f"Twilio answered {response.status_code} for recording {recording_sid}")
+            response.raise_for_status()
+            return response.content
+
+        return with_backoff(fetch, what=f"download of {recording_sid}", is_transient=_transient_http,
+                            window_s=self.retry_window_s)
+
+    def delete_recording(self, recording_sid: str) -> bool:
+        """Delete Twilio's copy; False when it was already gone."""
+
+        def delete() -> bool:
+            try:
+                return bool(self.client.recordings(recording_sid).delete())
+            except TwilioRestException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+
+        return with_backoff(delete, what=f"deletion of {recording_sid} at Twilio", is_transient=_transient_twilio,
+                            window_s=self.retry_window_s)
+
+    def send_sms(self, to: str, from_: str, body: str) -> SentSms:
+        def send() -> SentSms:
+            try:
+                message = self.client.messages.create(to=to, from_=from_, body=body)
+            except TwilioRestException as exc:
+                if not _transient_twilio(exc):
+                    reason = UNREACHABLE_CODES.get(exc.code or 0, exc.msg)
+                    raise SmsRefused(f"Twilio refused the text to {to}: {reason} (code {exc.code})", exc.code) from exc
+                raise
+            return SentSms(message.sid, message.status)
+
+        return with_backoff(send, what=f"text to {to}", is_transient=_transient_twilio, window_s=self.retry_window_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _transient_http(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500 or exc.response.status_code == 429
+    return False
+
+
+def _transient_twilio(exc: BaseException) -> bool:
+    if isinstance(exc, TwilioRestException):
+        return exc.status >= 500 or exc.status == 429
+    # The twilio client wraps requests; connection failures surface as requests' exceptions.
+    import requests
+
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, OSError))

@@ -1,0 +1,109 @@
+"""Twilio's HTTP webhooks: voice, call status and recording status.
+
+Every request is signature-checked before anything is read or written; a failure answers 403.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from receptionist.calls import records as calls
+from receptionist.api.deps import services
+from receptionist.api.errors import ApiError
+from receptionist.services import AppServices
+from receptionist.telephony import twiml
+from receptionist.telephony.events import CallStarted, CallStatusChanged, MalformedWebhook, RecordingReady
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def signed_form(request: Request, svc: AppServices = Depends(services)) -> dict[str, str]:
+    """The webhook's form parameters, once `X-Twilio-Signature` has been checked against them."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        # Twilio always posts forms; anything else is not Twilio (and cannot carry a valid signature).
+        raise ApiError(403 if "x-twilio-signature" not in request.headers else 415,
+                       "expected a signed Twilio form post")
+    try:
+        form = await request.form()
+    except Exception as exc:
+        raise ApiError(400, f"unreadable form body: {exc}") from exc
+    params = {key: value for key, value in form.items() if isinstance(value, str)}
+    signature = request.headers.get("x-twilio-signature")
+    if not svc.signatures.is_valid(request.url.path, request.url.query, params, signature):
+        log.warning("rejected %s: bad or missing Twilio signature", request.url.path)
+        raise ApiError(403, "invalid Twilio signature")
+    return params
+
+
+def _xml(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+def _parse(parser, form: dict[str, str]):
+    try:
+        return parser(form)
+    except MalformedWebhook as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+@router.post("/voice", response_class=Response)
+def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+    event = _parse(CallStarted.from_form, form)
+    account = svc.directory.route(event.to_number)
+    if account is None:
+        log.info("call %s to unknown number %s", event.call_sid, event.to_number)
+        return _xml(twiml.unknown_number())
+    svc.call_starts.record(event, account)
+    return _xml(account.answer_twiml)
+
+
+@router.post("/status", response_class=Response)
+def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+    event = _parse(CallStatusChanged.from_form, form)
+    with svc.db.session() as session:
+        call = calls.record_status(session, event)
+        if call is None:
+            log.info("status %s for unknown call %s ignored", event.status, event.call_sid)
+            return _xml(twiml.empty())
+        missed = call.outcome == "missed" and event.status in calls.FINAL_STATUSES
+    if missed:  # after the commit, so the job sees the outcome
+        svc.queue.enqueue_call_ended(event.call_sid)
+    return _xml(twiml.empty())
+
+
+@router.post("/recording", response_class=Response)
+def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+    event = _parse(RecordingReady.from_form, form)
+    if event.status == "absent":
+        # No recording will come (silence or a hang-up at once): alert from what the relay heard.
+        with svc.db.session() as session:
+            known = calls.call_exists(session, event.call_sid)
+        if known:
+            svc.queue.enqueue_alert_without_recording(event.call_sid)
+        return _xml(twiml.empty())
+    if event.status != "completed":
+        log.info("recording %s of call %s is %s; nothing to process", event.recording_sid, event.call_sid, event.status)
+        return _xml(twiml.empty())
+    with svc.db.session() as session:
+        row, _created = calls.register_recording(session, event)
+        if row is None:
+            erased = calls.note_recording_of_erased_call(session, event.call_sid, event.recording_sid)
+        else:
+            needs_work = row.status in ("queued", "processing")
+    if row is None:
+        if not erased:
+            raise ApiError(404, f"no call {event.call_sid}")
+        # The call was erased before Twilio finished its recording: Twilio's copy goes too.
+        svc.queue.enqueue_finish_erasure(event.call_sid)
+        return _xml(twiml.empty())
+    # After the commit: the worker must find the row when it picks the job up.
+    if needs_work and svc.queue.enqueue_recording(event.recording_sid):
+        log.info("recording %s of call %s queued", event.recording_sid, event.call_sid)
+    return _xml(twiml.empty())
