@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from receptionist.agent.llm import ChatModel, EventStream, build_client
+from receptionist.agent.llm import ChatModel, EventStream, build_streaming_client
 from receptionist.agent.tools import TOOLS
 from receptionist.settings import Settings
 
@@ -44,7 +44,7 @@ def create_app() -> FastAPI:
 
             clients["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2000))
         elif mode == "openai":
-            clients["http"] = build_client(Settings(_env_file=None))
+            clients["http"] = build_streaming_client(Settings(_env_file=None))
         gc.collect()
         gc.freeze()  # as the service does after start-up (see receptionist.app)
         yield

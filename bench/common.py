@@ -9,11 +9,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from receptionist.app import create_app
+from receptionist.settings import Settings
 from sandbox import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
 from sandbox.call_player import CallPlayer
 from sandbox.ports import free_port
 from sandbox.served_app import ServedApp
-from receptionist.settings import Settings
 
 ACCOUNT = {
     "name": "Acme Plumbing",

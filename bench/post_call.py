@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Stack, median  # noqa: E402
-from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
 from receptionist.core.models import Call  # noqa: E402
+from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
 
 STAGES = ("download", "decode", "transcribe", "summary", "store", "alert")
 TIMES = re.compile(r"recording (RE\w+) of call \w+ processed: (\{.*\})")

@@ -24,10 +24,10 @@ from rq.job import Job
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Stack, median, peak_rss_mib, rss_mib  # noqa: E402
-from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
-from receptionist.postcall.pipeline import PipelineContext  # noqa: E402
 from receptionist.core.queue import recording_job_id  # noqa: E402
 from receptionist.postcall.transcription import vocabulary_prompt  # noqa: E402
+from receptionist.wiring import build_pipeline_context  # noqa: E402
+from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
 from workers.worker import run_worker  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def main() -> None:
         print(f"call: {audio.duration_s:.1f} s, 2 channels, 8 kHz ({len(wav) / 1e6:.2f} MB)")
 
         rss_before_model = rss_mib()
-        ctx = PipelineContext.build(stack.settings)
+        ctx = build_pipeline_context(stack.settings)
         model = ctx.transcriber.model
         print(f"model: {stack.settings.whisper_model_path} ({stack.settings.whisper_compute_type}, "
               f"beam {stack.settings.whisper_beam_size}), loaded once in {ctx.transcriber.load_seconds:.2f} s")

@@ -1,4 +1,4 @@
-"""The application factory."""
+"""The web process's composition root: the application factory."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from receptionist import __version__, dashboard
-from receptionist.api.routes import accounts, calls, ops
-from receptionist.api.errors import install_error_handlers
-from receptionist.api.metrics import Metrics, MetricsMiddleware
-from receptionist.services import AppServices
+from receptionist import __version__, dashboard, telephony
+from receptionist.api.routes import accounts, calls, ops, privacy
 from receptionist.settings import Settings
-from receptionist.telephony import relay, sms, webhooks
+from receptionist.web.errors import install_error_handlers
+from receptionist.web.metrics import Metrics, MetricsMiddleware
+from receptionist.web.services import AppServices
+from receptionist.wiring import build_app_services
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     """Build the app. With `prepare`, start-up migrates the database and makes sure the bucket exists;
     with `freeze_heap` (the server process), start-up ends by freezing the heap (see below)."""
     settings = settings or Settings()
-    svc = services or AppServices.build(settings)
+    svc = services or build_app_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
             gc.collect()
             gc.freeze()
         yield
+        # The LLM client's connections belong to the event loop that served the calls: close them on it.
+        await svc.llm.aclose()
         svc.close()
 
     app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)
@@ -54,16 +56,9 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.state.metrics = Metrics(svc)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
-    app.include_router(webhooks.router)
-    app.include_router(relay.router)
-    app.include_router(sms.router)
-    app.include_router(accounts.router)
-    app.include_router(calls.router)
-    from receptionist.api.routes import privacy  # erasure and export
-
-    app.include_router(privacy.router)
-    app.include_router(ops.router)
-    app.include_router(dashboard.router)
+    telephony.install(app, settings)
+    for router in (accounts.router, calls.router, privacy.router, ops.router, dashboard.router):
+        app.include_router(router)
 
     return app
 

@@ -7,7 +7,14 @@ from sandbox.ports import free_port, wait_for_port
 from sandbox.redis_server import LocalRedis
 from sandbox.seaweedfs import LocalS3
 from sandbox.smtp import CapturedEmail, SmtpCapture
-from sandbox.speech import CallAudio, TimedTurn, Voice, long_call_turns, synthesize_call, synthesize_speech
+from sandbox.speech import (
+    CallAudio,
+    TimedTurn,
+    Voice,
+    long_call_turns,
+    synthesize_call,
+    synthesize_speech,
+)
 from sandbox.twilio_api import LocalTwilioApi, SentMessage
 
 __all__ = [

@@ -15,10 +15,10 @@ import asyncio
 import json
 import os
 import secrets
-import xml.etree.ElementTree as ET
 import shutil
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,13 +29,15 @@ from rich.panel import Panel
 from rich.table import Table
 
 from receptionist.app import create_app
+from receptionist.postcall.pipeline import PipelineContext
+from receptionist.settings import Settings
+from receptionist.storage.objects import account_prefix
+from receptionist.wiring import build_pipeline_context
 from sandbox import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
 from sandbox.call_player import CallPlayer, new_sid
 from sandbox.relay_client import RelayCaller
 from sandbox.served_app import ServedApp
 from sandbox.speech import synthesize_call
-from receptionist.postcall.pipeline import PipelineContext
-from receptionist.settings import Settings
 from workers.worker import run_worker
 
 BUSINESS_NUMBER = "+15550100200"
@@ -131,7 +133,7 @@ def run_demo(keep: bool = False) -> int:
             player.recording_ready(call, twilio_api.recording_url(recording_sid), round(audio.duration_s), recording_sid)
             console.print(f"Recording {recording_sid} ({audio.duration_s:.1f} s) reported; job queued. Running the worker…")
 
-            ctx = PipelineContext.build(settings)
+            ctx = build_pipeline_context(settings)
             stack.callback(ctx.close)
             worker_started = time.perf_counter()
             run_worker(ctx, Redis.from_url(settings.redis_url), settings.queue_name, burst=True, with_scheduler=False)
@@ -199,11 +201,10 @@ def _print_objects(console: Console, ctx: PipelineContext, account_id: str, call
     table = Table(title=f"s3://{ctx.store.bucket}")
     for column in ("key", "bytes", "ServerSideEncryption", "tags"):
         table.add_column(column)
-    listing = ctx.store.client.list_objects_v2(Bucket=ctx.store.bucket, Prefix=f"accounts/{account_id}/")
-    for item in listing.get("Contents", []):
-        head = ctx.store.head(item["Key"])
-        tags = ctx.store.tags(item["Key"])
-        table.add_row(item["Key"], str(item["Size"]), str(head.get("ServerSideEncryption")),
+    for key in ctx.store.list_keys(account_prefix(account_id)):
+        head = ctx.store.head(key)
+        tags = ctx.store.tags(key)
+        table.add_row(key, str(head.get("ContentLength")), str(head.get("ServerSideEncryption")),
                       ", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
     console.print(table)
 

@@ -7,9 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandbox.server import LocalServer
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.process import ManagedProcess
+from sandbox.server import LocalServer
 
 
 def find_redis_server() -> Path:

@@ -29,9 +29,9 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox.server import LocalServer
 from sandbox.ports import LOOPBACK, free_port, port_is_free
 from sandbox.process import ManagedProcess
+from sandbox.server import LocalServer
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient

@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
-from sandbox.server import LocalServer
 from sandbox.ports import LOOPBACK, free_port
+from sandbox.server import LocalServer
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.server import LocalServer
 from sandbox.ports import LOOPBACK
+from sandbox.server import LocalServer
 
 if TYPE_CHECKING:
     from twilio.rest import Client

@@ -18,15 +18,16 @@ from sqlalchemy import select, text
 
 from receptionist.app import create_app
 from receptionist.core.db import Database
+from receptionist.core.models import Base
+from receptionist.postcall.pipeline import PipelineContext
+from receptionist.postcall.transcription import Transcriber
+from receptionist.settings import Settings
+from receptionist.wiring import build_pipeline_context
 from sandbox import LocalS3, LocalTwilioApi, SmtpCapture
 from sandbox.call_player import CallPlayer
 from sandbox.ports import free_port
 from sandbox.served_app import ServedApp
 from sandbox.speech import CallAudio, synthesize_call
-from receptionist.core.models import Base
-from receptionist.postcall.pipeline import PipelineContext
-from receptionist.settings import Settings
-from receptionist.postcall.transcription import Transcriber
 
 PG_ADMIN_URL = os.environ.get("RECEPTIONIST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("RECEPTIONIST_TEST_REDIS", "redis://127.0.0.1:6379/13")
@@ -222,7 +223,7 @@ def make_context(transcriber):
     contexts: list[PipelineContext] = []
 
     def build(settings: Settings) -> PipelineContext:
-        ctx = PipelineContext.build(settings, transcriber=transcriber)
+        ctx = build_pipeline_context(settings, transcriber=transcriber)
         contexts.append(ctx)
         return ctx
 

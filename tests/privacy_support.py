@@ -13,10 +13,9 @@ from redis import Redis
 from sqlalchemy import func, select, text
 
 from receptionist.core.db import Database
-from sandbox import LocalTwilioApi
 from receptionist.core.models import Account, Call, PhoneNumber, Recording, Tombstone
-from receptionist.postcall.pipeline import PipelineContext
 from receptionist.core.queue import JobQueue
+from receptionist.postcall.pipeline import PipelineContext
 from receptionist.privacy.retention import call_tags
 from receptionist.settings import Settings
 from receptionist.storage.objects import (
@@ -29,6 +28,7 @@ from receptionist.storage.objects import (
     transcript_key,
 )
 from receptionist.telephony.rest import TwilioRest
+from sandbox import LocalTwilioApi
 from workers.worker import run_worker
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)

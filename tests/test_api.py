@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import ACCOUNT, BUSINESS_NUMBER as BUSINESS, CALLER_NUMBER as CALLER
+from tests.conftest import ACCOUNT
+from tests.conftest import BUSINESS_NUMBER as BUSINESS
+from tests.conftest import CALLER_NUMBER as CALLER
 
 
 def test_healthz(service):

@@ -23,7 +23,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import _serve
-from tests.test_dashboard import NUMBER_A, NUMBER_B, PUBLIC_URL, TRANSCRIPT, WHEN, make_call, make_team
+from tests.test_dashboard import (
+    NUMBER_A,
+    NUMBER_B,
+    PUBLIC_URL,
+    TRANSCRIPT,
+    WHEN,
+    make_call,
+    make_team,
+)
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 

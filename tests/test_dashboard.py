@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from receptionist.dashboard.sessions import COOKIE_NAME
 from receptionist.core.models import AuditEvent, Call, Recording, User
+from receptionist.dashboard.sessions import COOKIE_NAME
 from receptionist.storage.objects import ObjectTags, recording_key
 from tests.conftest import Service, _serve
 

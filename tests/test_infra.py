@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from receptionist.cli import app as cli
-from receptionist.storage.bucket import BucketConfig, apply_bucket, lifecycle_rule_id
 from receptionist.cli.privacy import INCOMPLETE
 from receptionist.settings import RETENTION_TIERS
+from receptionist.storage.bucket import BucketConfig, apply_bucket, lifecycle_rule_id
 from receptionist.storage.objects import ObjectStore, ObjectTags
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "bucket.yaml"

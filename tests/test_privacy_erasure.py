@@ -11,10 +11,15 @@ import zipfile
 import pytest
 from sqlalchemy import select, text
 
-from receptionist.postcall import pipeline
 from receptionist.api.routes.privacy import twilio_rest
 from receptionist.core.models import AuditEvent, Tombstone
-from receptionist.storage.objects import ObjectTags, account_prefix, recording_key, transcript_key
+from receptionist.postcall import pipeline
+from receptionist.storage.objects import (
+    ObjectTags,
+    account_prefix,
+    recording_key,
+    transcript_key,
+)
 from receptionist.telephony.rest import TwilioRest
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 from tests.privacy_support import PrivacyWorld

@@ -13,7 +13,12 @@ import pytest
 
 from receptionist.postcall import pipeline
 from receptionist.privacy.retention import apply_account_settings
-from receptionist.storage.objects import ObjectStore, ObjectTags, recording_key, transcript_key
+from receptionist.storage.objects import (
+    ObjectStore,
+    ObjectTags,
+    recording_key,
+    transcript_key,
+)
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 
 

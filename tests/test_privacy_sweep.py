@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from rq.registry import ScheduledJobRegistry
 from typer.testing import CliRunner
 
-from receptionist.privacy import sweeper
 from receptionist.cli import app as cli
 from receptionist.core.models import Account, AuditEvent, Call, Recording
+from receptionist.privacy import sweeper
 from receptionist.settings import RETENTION_TIERS
 from receptionist.storage.objects import ObjectTags, call_prefix, recording_key
 from tests.privacy_support import T0

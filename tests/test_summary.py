@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from receptionist.calls.lead import Lead, extract_phone, merge_leads, to_e164
 from receptionist.postcall.audio import decode_recording
-from sandbox.speech import synthesize_call
-from receptionist.postcall.summary import Lead, extract_phone, extract_summary, merge_leads, to_e164
+from receptionist.postcall.summary import extract_summary
 from receptionist.postcall.transcription import vocabulary_prompt
+from sandbox.speech import synthesize_call
 
 CALLER_ID = "+15550142367"
 

@@ -9,9 +9,10 @@ import json
 import pytest
 from openai import OpenAI
 
-from sandbox.llm_api import LocalChatApi, reply
-from receptionist.postcall.summary import LlmSummarizer, Summarizer
+from receptionist.agent.llm import JsonModel
 from receptionist.core.templates import Templates
+from receptionist.postcall.summary import LlmSummarizer, Summarizer
+from sandbox.llm_api import LocalChatApi, reply
 from tests.conftest import CALLER_NUMBER
 from tests.test_alerts import ALERTS_FROM, OWNER_MOBILE, texts_to
 from tests.test_worker import play_call, run_burst
@@ -33,7 +34,7 @@ def llm():
 
 def summarizer(llm) -> Summarizer:
     client = OpenAI(api_key="test", base_url=llm.base_url, max_retries=0, timeout=5)
-    return Summarizer(LlmSummarizer(client, "local-model", Templates()))
+    return Summarizer(LlmSummarizer(JsonModel(client, "local-model"), Templates()))
 
 
 def summarize(s: Summarizer, live_lead=None):

@@ -7,8 +7,8 @@ import json
 
 from redis import Redis
 
-from sandbox.relay_client import RelayCaller
 from receptionist.storage.objects import recording_key, transcript_key
+from sandbox.relay_client import RelayCaller
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 from workers.worker import run_worker
 

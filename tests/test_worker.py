@@ -15,8 +15,8 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import select
 
-from receptionist.postcall import pipeline
 from receptionist.core.models import Recording
+from receptionist.postcall import pipeline
 from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 from tests.tcp_proxy import OutageProxy
 from workers.worker import CallWorker, run_worker

@@ -55,8 +55,8 @@ def retention_sweep(slot: str) -> dict | None:
     """The daily sweep (slot names the day); schedules the next day's before sweeping."""
     from rq import get_current_job
 
-    from receptionist.privacy import sweeper
     from receptionist.core.models import utcnow
+    from receptionist.privacy import sweeper
 
     ctx = current()
     report = sweeper.run_scheduled_sweep(ctx.db, ctx.store, ctx.twilio, _queue(get_current_job()), now=utcnow())

@@ -22,7 +22,17 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
-from receptionist.postcall.pipeline import PipelineContext, UnusableRecording, record_call_failure, record_failure
+from receptionist.core.models import utcnow
+from receptionist.core.queue import JobQueue
+from receptionist.postcall.pipeline import (
+    PipelineContext,
+    UnusableRecording,
+    record_call_failure,
+    record_failure,
+)
+from receptionist.privacy.sweeper import ensure_daily_sweep
+from receptionist.settings import Settings
+from receptionist.wiring import build_pipeline_context
 from workers import context
 
 log = logging.getLogger(__name__)
@@ -119,3 +129,19 @@ def run_worker(ctx: PipelineContext, redis: Redis, queue_name: str, *, burst: bo
     queue = Queue(queue_name, connection=redis)
     worker = CallWorker([queue], connection=redis, pipeline_context=ctx, lease_s=lease_s)
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
+
+
+def serve_worker(settings: Settings, *, burst: bool = False) -> bool:
+    """The worker process's composition root (`receptionist worker`): build the context once (the
+    Whisper model with it), prepare the database and bucket, keep the daily sweep scheduled, work."""
+    ctx = build_pipeline_context(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        ctx.db.migrate()
+        ctx.store.ensure_bucket()
+        if not burst:  # the daily retention sweep (see receptionist.privacy.sweeper for why a self-scheduling job)
+            ensure_daily_sweep(JobQueue(redis, settings.queue_name, settings.job_timeout_s), utcnow())
+        return run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s)
+    finally:
+        redis.close()
+        ctx.close()

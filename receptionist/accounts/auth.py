@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receptionist.api.errors import ApiError
+from receptionist.core.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from receptionist.core.models import User
 
 ROLES = ("admin", "owner", "member")
@@ -50,12 +50,12 @@ ENV_ADMIN = Principal(actor="admin-token", role="admin", account_id=None)
 
 def authenticate(session: Session, token: str | None, admin_token: str | None) -> Principal:
     if not token:
-        raise ApiError(401, "missing bearer token")
+        raise Unauthenticated("missing bearer token")
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return ENV_ADMIN
     user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
     if user is None:
-        raise ApiError(401, "unknown token")
+        raise Unauthenticated("unknown token")
     return user_principal(user)
 
 
@@ -73,24 +73,24 @@ def check_account(principal: Principal, account_id: str | None, *, write: bool =
                   what: str = "account") -> None:
     """404 unless the principal may see the account; then 403 unless it may do this to it."""
     if account_id is None or not can_see(principal, account_id):
-        raise ApiError(404, f"no such {what}")
+        raise NotFound(f"no such {what}")
     if admin and not principal.is_admin:
-        raise ApiError(403, "only an admin may do this")
+        raise Forbidden("only an admin may do this")
     if write and principal.role == "member":
-        raise ApiError(403, "members may read this account, not change it")
+        raise Forbidden("members may read this account, not change it")
 
 
 def require_role(principal: Principal, *roles: str) -> None:
     if principal.role not in roles:
-        raise ApiError(403, f"this needs the role {' or '.join(roles)}")
+        raise Forbidden(f"this needs the role {' or '.join(roles)}")
 
 
 def create_user(session: Session, *, email: str, role: str, account_id: str | None) -> tuple[User, str]:
     """A user and its token (returned once, stored only as a hash)."""
     if role not in ROLES:
-        raise ApiError(422, f"role must be one of {', '.join(ROLES)}")
+        raise Invalid(f"role must be one of {', '.join(ROLES)}")
     if (role == "admin") != (account_id is None):
-        raise ApiError(422, "admins belong to no account; owners and members to exactly one")
+        raise Invalid("admins belong to no account; owners and members to exactly one")
     token = new_token()
     user = User(email=email, role=role, account_id=account_id, token_hash=hash_token(token))
     session.add(user)

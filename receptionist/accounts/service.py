@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from receptionist.accounts.schemas import AccountCreate
 from receptionist.core import audit
-
-from receptionist.notify import consent
-from receptionist.api.schemas import AccountCreate
-from receptionist.api.errors import ApiError
+from receptionist.core.errors import Conflict
 from receptionist.core.models import Account, PhoneNumber, utcnow
+from receptionist.notify import consent
+from receptionist.privacy import retention
 
 # Changing these re-tags stored objects; the privacy module owns that.
 STORAGE_FIELDS = ("retention_days", "training_opt_out")
@@ -20,7 +20,7 @@ def _claim_numbers(db: Session, numbers: list[str], account_id: str | None) -> N
     taken = db.scalars(select(PhoneNumber.number).where(PhoneNumber.number.in_(numbers),
                                                         PhoneNumber.account_id != (account_id or ""))).all()
     if taken:
-        raise ApiError(409, f"phone number already routed to another account: {', '.join(sorted(taken))}")
+        raise Conflict(f"phone number already routed to another account: {', '.join(sorted(taken))}")
 
 
 def _record_alert_numbers(db: Session, account: Account, numbers: list[str]) -> None:
@@ -43,7 +43,9 @@ def create_account(db: Session, body: AccountCreate, *, actor: str) -> Account:
 def update_account(db: Session, account: Account, changes: dict, *, actor: str, queue=None) -> None:
     """Apply validated changes (an `AccountUpdate` dump with only the fields that were set)."""
     if account.status != "active" and set(changes) - {"status"}:
-        raise ApiError(409, "the account is closed")
+        raise Conflict("the account is closed")
+    changes = dict(changes)
+    fields = sorted(changes)  # what the audit log records: every field the request changed
     if "phone_numbers" in changes:
         numbers = list(dict.fromkeys(changes.pop("phone_numbers")))
         _claim_numbers(db, numbers, account.id)
@@ -55,16 +57,9 @@ def update_account(db: Session, account: Account, changes: dict, *, actor: str, 
     if "alert_sms" in changes:
         _record_alert_numbers(db, account, account.alert_sms)
     if storage:
-        apply_storage_settings(db, account, storage, queue=queue)
+        retention.apply_account_settings(db, account, queue=queue, **storage)
     db.flush()
-    audit.record(db, actor, "account.update", account_id=account.id,
-                 fields=sorted(list(changes) + list(storage) + (["phone_numbers"] if "phone_numbers" in changes else [])))
-
-
-def apply_storage_settings(db: Session, account: Account, storage: dict, *, queue=None) -> None:
-    from receptionist.privacy import retention
-
-    retention.apply_account_settings(db, account, queue=queue, **storage)
+    audit.record(db, actor, "account.update", account_id=account.id, fields=fields)
 
 
 def close_account(db: Session, account: Account, *, actor: str) -> None:

@@ -1,10 +1,15 @@
-"""Streaming Chat Completions with tools, through the `openai` client: the only code that calls an LLM.
+"""The only code that calls an LLM (through the `openai` client, to any OpenAI-compatible endpoint).
+
+`LlmClients` is the one factory of clients a process builds from settings: an async client for the
+live conversation, a sync one for the worker's structured calls; whoever built it closes it.
 
 `ChatModel.stream` yields the reply's text as the model produces it (so the caller hears the first
 words while the rest is still being written) and then, if the model asked for tools, one
 `ToolRequests` with the complete, parsed calls. Everything that makes the model unusable for this
 turn (timeout, connection error, 5xx, 429, a broken stream, a malformed tool call) is raised as
 `ModelUnavailable`, so the conversation can apologise and carry on without it.
+
+`JsonModel.complete` asks for one answer constrained by a JSON schema (the call's summary and lead).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 
 import httpx2  # the HTTP client openai 3.x is built on
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from receptionist.settings import Settings
 
@@ -42,8 +47,8 @@ class ToolRequests:
     calls: tuple[ToolRequest, ...]
 
 
-def build_client(settings: Settings) -> AsyncOpenAI | None:
-    """One client per app, or None when no LLM is configured (the offline receptionist answers)."""
+def build_streaming_client(settings: Settings) -> AsyncOpenAI | None:
+    """The live conversation's client, or None when no LLM is configured (the offline receptionist answers)."""
     if not settings.llm_configured:
         return None
     timeout = openai.Timeout(settings.relay_llm_timeout_s, connect=min(settings.relay_llm_timeout_s, 3.0))
@@ -63,6 +68,72 @@ def build_client(settings: Settings) -> AsyncOpenAI | None:
             limits=httpx2.Limits(max_connections=2000, max_keepalive_connections=2000, keepalive_expiry=30.0),
         ),
     )
+
+
+def build_structured_client(settings: Settings) -> OpenAI | None:
+    """The worker's client for structured answers: a few retries with backoff are fine here (nobody
+    is waiting on the line), and its timeout is the summary's, not a caller's patience."""
+    if not settings.llm_configured:
+        return None
+    return OpenAI(api_key=settings.openai_api_key or "not-needed", base_url=settings.openai_base_url or None,
+                  timeout=settings.llm_timeout_s, max_retries=2)
+
+
+class LlmClients:
+    """A process's LLM clients, each built on first use and closed by whoever built this."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._streaming: AsyncOpenAI | None = None
+        self._structured: OpenAI | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.llm_configured
+
+    def chat_model(self, tools: list[dict]) -> ChatModel | None:
+        """The live conversation's model, or None with no LLM configured. The async client is made on
+        first use, so on the event loop that serves the calls (its connections belong to that loop)."""
+        if not self.configured:
+            return None
+        if self._streaming is None:
+            self._streaming = build_streaming_client(self.settings)
+        return ChatModel(self._streaming, self.settings.llm_model, tools)
+
+    def json_model(self) -> JsonModel | None:
+        if not self.configured:
+            return None
+        if self._structured is None:
+            self._structured = build_structured_client(self.settings)
+        return JsonModel(self._structured, self.settings.llm_model)
+
+    async def aclose(self) -> None:
+        """Close the async client, on the loop it served."""
+        if self._streaming is not None:
+            await self._streaming.close()
+            self._streaming = None
+
+    def close(self) -> None:
+        if self._structured is not None:
+            self._structured.close()
+            self._structured = None
+
+
+class JsonModel:
+    """One answer that must match a JSON schema (OpenAI's structured outputs, strict mode)."""
+
+    def __init__(self, client: OpenAI, model: str):
+        self.client = client
+        self.model = model
+
+    def complete(self, messages: list[dict], *, name: str, schema: dict) -> str:
+        response = self.client.chat.completions.create(
+            model=self.model,
+            messages=messages,
+            temperature=0,
+            response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}},
+        )
+        return response.choices[0].message.content or ""
 
 
 class ChatModel:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from receptionist.core import phone
-from receptionist.postcall.summary import extract_urgency
 from receptionist.agent.events import Ending
 from receptionist.agent.lines import Lines, spoken_list
 from receptionist.agent.profile import BusinessProfile
 from receptionist.agent.record import CallRecord
 from receptionist.agent.tools import ToolBox
+from receptionist.calls.lead import extract_urgency
+from receptionist.core import phone
 
 INTAKE = ("reason", "name", "callback_number")  # the order the details are asked for
 MAX_ATTEMPTS = 2  # asks per detail before moving on

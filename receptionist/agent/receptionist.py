@@ -15,7 +15,14 @@ import logging
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from receptionist.agent.events import CallerEvent, CallerInterrupted, CallerPressed, CallerSaid, Ending, Voice
+from receptionist.agent.events import (
+    CallerEvent,
+    CallerInterrupted,
+    CallerPressed,
+    CallerSaid,
+    Ending,
+    Voice,
+)
 from receptionist.agent.lines import Lines
 from receptionist.agent.llm import ChatModel, ModelUnavailable
 from receptionist.agent.offline import OfflineIntake, OfflineReply

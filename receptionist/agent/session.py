@@ -1,20 +1,22 @@
-"""Assembles one call's receptionist from the app's services and the call as the database has it."""
+"""Assembles one call's receptionist from the call as the database has it and what the process built once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from receptionist.agent.events import Voice
 from receptionist.agent.lines import Lines
-from receptionist.agent.llm import ChatModel
+from receptionist.agent.llm import LlmClients
 from receptionist.agent.offline import OfflineIntake
 from receptionist.agent.profile import BusinessProfile
 from receptionist.agent.prompt import system_prompt
 from receptionist.agent.receptionist import Receptionist
 from receptionist.agent.record import CallRecord
 from receptionist.agent.tools import TOOLS, ToolBox
-from receptionist.calls.conversations import CallJournal, LiveCall
-from receptionist.services import AppServices
+from receptionist.calls.conversations import CallJournal, ConversationWriter, LiveCall
+from receptionist.core.templates import Templates
 
 
 @dataclass
@@ -28,21 +30,22 @@ class CallSession:
         await self.journal.close()
 
 
-def open_session(svc: AppServices, call: LiveCall, voice: Voice) -> CallSession:
+def open_session(call: LiveCall, voice: Voice, *, templates: Templates, llm: LlmClients, writer: ConversationWriter,
+                 clock: Callable[[], datetime]) -> CallSession:
     profile = BusinessProfile.build(name=call.business_name, timezone=call.timezone, business=call.business,
                                     transfer_number=call.transfer_number, business_number=call.to_number,
                                     caller_number=call.from_number)
     record = CallRecord(conversation=call.conversation, lead=call.lead, handoff=call.handoff, outcome=call.outcome,
-                        clock=svc.clock)
-    journal = CallJournal(svc.conversations.writer, call.call_sid, record.snapshot)
+                        clock=clock)
+    journal = CallJournal(writer, call.call_sid, record.snapshot)
     record.on_change = journal.mark
-    lines = Lines(svc.templates)
-    tools = ToolBox(profile, record, lines, svc.clock)
-    model = ChatModel(svc.llm, svc.settings.llm_model, TOOLS) if svc.llm is not None else None
-    greeting = call.greeting or svc.templates.render("greeting.txt", business_name=call.business_name)
+    lines = Lines(templates)
+    tools = ToolBox(profile, record, lines, clock)
+    model = llm.chat_model(TOOLS)
+    greeting = call.greeting or templates.render("greeting.txt", business_name=call.business_name)
     receptionist = Receptionist(
         record=record, voice=voice, lines=lines, tools=tools, offline=OfflineIntake(profile, record, lines, tools),
-        model=model, system_prompt=system_prompt(svc.templates, profile, svc.clock()) if model else "",
+        model=model, system_prompt=system_prompt(templates, profile, clock()) if model else "",
         greeting=greeting, call_sid=call.call_sid,
     )
     return CallSession(receptionist, journal)

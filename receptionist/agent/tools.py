@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from receptionist.core import phone
 from receptionist.agent.events import Ending
 from receptionist.agent.hours import spoken_datetime
 from receptionist.agent.lines import Lines
 from receptionist.agent.profile import BusinessProfile
 from receptionist.agent.record import CallRecord
+from receptionist.core import phone
 
 APPOINTMENT_MINUTES = 60  # a requested visit must fit inside one day's opening hours
 URGENCIES = ("low", "normal", "high", "emergency")

@@ -1,28 +1,16 @@
-"""Dependencies routes declare: services, a database session, the caller's identity."""
+"""Dependencies of the API's routes: the caller's identity (services and sessions: receptionist.web.deps)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from receptionist.accounts.auth import Principal, authenticate, require_role
-from receptionist.services import AppServices
+from receptionist.web.deps import services, session
+from receptionist.web.services import AppServices
 
 bearer = HTTPBearer(auto_error=False)
-
-
-async def services(request: Request) -> AppServices:
-    # async on purpose: FastAPI runs sync dependencies in the thread pool, a hop this lookup
-    # does not need (it showed in the voice webhook's profile).
-    return request.app.state.services
-
-
-def session(svc: AppServices = Depends(services)) -> Iterator[Session]:
-    with svc.db.session() as s:
-        yield s
 
 
 def principal(

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import JSON, bindparam, func, select, update
+from sqlalchemy import JSON, bindparam, func, update
 from sqlalchemy.exc import OperationalError
 
+from receptionist.calls.records import find_call
 from receptionist.core.db import Database
 from receptionist.core.models import Call
 
@@ -42,7 +43,7 @@ class LiveCall:
     transfer_number: str | None
     from_number: str
     to_number: str
-    twilio_status: str
+    ended: bool  # the call's final status has arrived
     conversation: list | None
     lead: dict | None
     handoff: dict | None
@@ -69,7 +70,7 @@ class ConversationStore:
 
     def load(self, call_sid: str) -> LiveCall | None:
         with self.db.session() as session:
-            call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+            call = find_call(session, call_sid)
             if call is None:
                 return None
             account = call.account
@@ -77,7 +78,7 @@ class ConversationStore:
                 call_sid=call.call_sid, account_id=account.id, account_active=account.status == "active",
                 business_name=account.name, timezone=account.timezone or "UTC", business=dict(account.business or {}),
                 greeting=account.greeting, transfer_number=account.transfer_number, from_number=call.from_number,
-                to_number=call.to_number, twilio_status=call.twilio_status, conversation=call.conversation,
+                to_number=call.to_number, ended=call.ended_at is not None, conversation=call.conversation,
                 lead=call.lead, handoff=call.handoff, outcome=call.outcome,
             )
 
@@ -97,7 +98,7 @@ class ConversationStore:
     def transfer_target(self, call_sid: str) -> tuple[str | None, str, str] | None:
         """(the account's transfer number, the number the caller dialled, the business name) for a call."""
         with self.db.session() as session:
-            call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+            call = find_call(session, call_sid)
             if call is None:
                 return None
             return call.account.transfer_number, call.to_number, call.account.name

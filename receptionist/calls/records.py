@@ -10,13 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from receptionist.calls.directory import RoutedAccount
+from receptionist.calls.events import CallStarted, CallStatusChanged, RecordingReady
 from receptionist.core.models import Call, Recording, Tombstone, UTCDateTime, utcnow
-from receptionist.telephony.events import CallStarted, CallStatusChanged, RecordingReady
-
-# Twilio's final CallStatus values mapped to the call's outcome; a completed call keeps an outcome
-# the conversation already set (transferred, message-taken, …).
-FINAL_OUTCOMES = {"busy": "missed", "no-answer": "missed", "canceled": "missed", "failed": "failed"}
-FINAL_STATUSES = {"completed", "busy", "no-answer", "canceled", "failed"}
 
 
 class CallStarts:
@@ -87,12 +82,17 @@ class CallStarts:
             connection.close()
 
 
+def find_call(session: Session, call_sid: str) -> Call | None:
+    """The call with this CallSid (the one way every module looks a call up)."""
+    return session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
 def record_status(session: Session, event: CallStatusChanged) -> Call | None:
-    call = session.scalar(select(Call).where(Call.call_sid == event.call_sid))
+    call = find_call(session, event.call_sid)
     if call is None:
         return None
     call.twilio_status = event.status
-    if event.status in FINAL_STATUSES:
+    if event.final:
         if event.duration_s is not None:
             call.duration_s = event.duration_s
         ended = event.timestamp or utcnow()
@@ -100,7 +100,8 @@ def record_status(session: Session, event: CallStatusChanged) -> Call | None:
         if call.duration_s is None:
             call.duration_s = max(0, int((ended - call.started_at).total_seconds()))
         if call.outcome is None:
-            call.outcome = FINAL_OUTCOMES.get(event.status) or ("answered" if caller_spoke(call) else "missed")
+            # A call that was answered keeps an outcome the conversation already set (transferred, …).
+            call.outcome = event.unanswered_outcome or ("answered" if caller_spoke(call) else "missed")
     return call
 
 
@@ -130,7 +131,7 @@ def note_recording_of_erased_call(session: Session, call_sid: str, recording_sid
 
 def register_recording(session: Session, event: RecordingReady) -> tuple[Recording | None, bool]:
     """The recording row for a completed recording; (row, created). None when the call is unknown."""
-    call = session.scalar(select(Call).where(Call.call_sid == event.call_sid))
+    call = find_call(session, event.call_sid)
     if call is None:
         return None, False
     existing = session.scalar(select(Recording).where(Recording.recording_sid == event.recording_sid))

@@ -1,4 +1,5 @@
-"""The `receptionist` command."""
+"""The `receptionist` command: the CLI's composition root (each command builds its services through
+`receptionist.wiring` and closes them)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import sys
 import typer
 
 from receptionist.cli import accounts as account_cli
-
 from receptionist.cli import privacy as privacy_cli
 
 app = typer.Typer(help="AI receptionist call pipeline.", no_args_is_help=True, add_completion=False)
@@ -45,29 +45,13 @@ def serve(
 @app.command()
 def worker(burst: bool = typer.Option(False, "--burst", help="Process what is queued, then exit.")):
     """Run the transcription worker (loads the Whisper model once for all jobs)."""
-    from redis import Redis
-
-    from receptionist.postcall.pipeline import PipelineContext
     from receptionist.settings import Settings
-    from workers.worker import run_worker
+    from workers.worker import serve_worker
 
     _logging()
     settings = Settings()
     settings.require("twilio_account_sid", "twilio_auth_token")  # to download recordings
-    ctx = PipelineContext.build(settings)
-    ctx.db.migrate()
-    ctx.store.ensure_bucket()
-    redis = Redis.from_url(settings.redis_url)
-    if not burst:  # the daily retention sweep (see receptionist.privacy.sweeper for why a self-scheduling job)
-        from receptionist.core.models import utcnow
-        from receptionist.core.queue import JobQueue
-        from receptionist.privacy.sweeper import ensure_daily_sweep
-
-        ensure_daily_sweep(JobQueue(redis, settings.queue_name, settings.job_timeout_s), utcnow())
-    try:
-        run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s)
-    finally:
-        ctx.close()
+    serve_worker(settings, burst=burst)
 
 
 @db_app.command("upgrade")
@@ -76,9 +60,12 @@ def db_upgrade():
     from receptionist.core.db import Database
     from receptionist.settings import Settings
 
-    db = Database(Settings().database_url)
-    db.migrate()
-    typer.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+    db = Database(Settings().database_url, pool_size=1)
+    try:
+        db.migrate()
+        typer.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+    finally:
+        db.dispose()
 
 
 @app.command()

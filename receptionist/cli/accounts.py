@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -11,23 +13,23 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from receptionist.accounts import service as accounts
-
 from receptionist.accounts import auth
-from receptionist.api.schemas import AccountCreate, AccountUpdate
-from receptionist.core.db import Database
-from receptionist.api.errors import ApiError
+from receptionist.accounts import service as accounts
+from receptionist.accounts.schemas import AccountCreate, AccountUpdate
+from receptionist.core.errors import DomainError, Invalid, NotFound
 from receptionist.core.models import Account
 from receptionist.settings import Settings
+from receptionist.wiring import Common, command_services
 
 app = typer.Typer(help="Accounts and their users.", no_args_is_help=True)
 ACTOR = "cli"
 
 
-def _db() -> Database:
-    db = Database(Settings().database_url, pool_size=2)
-    db.migrate()
-    return db
+@contextmanager
+def _services() -> Iterator[Common]:
+    with command_services(Settings()) as svc:
+        svc.db.migrate()
+        yield svc
 
 
 def _body(json_text: str | None, json_file: Path | None) -> dict:
@@ -51,26 +53,28 @@ def _fail(exc: Exception) -> None:
 def create(json_text: str = typer.Option(None, "--json", help="The account, as the API takes it."),
            json_file: Path = typer.Option(None, "--file", help="A JSON file with the account.")):
     """Create an account (the fields of POST /api/accounts)."""
-    db = _db()
-    try:
-        with db.session() as session:
-            account = accounts.create_account(session, AccountCreate.model_validate(_body(json_text, json_file)),
-                                              actor=ACTOR)
-            typer.echo(account.id)
-    except (ValidationError, ApiError) as exc:
-        _fail(exc)
+    with _services() as svc:
+        db = svc.db
+        try:
+            with db.session() as session:
+                account = accounts.create_account(session, AccountCreate.model_validate(_body(json_text, json_file)),
+                                                  actor=ACTOR)
+                typer.echo(account.id)
+        except (ValidationError, DomainError) as exc:
+            _fail(exc)
 
 
 @app.command("list")
 def list_accounts():
     """List accounts."""
-    db = _db()
-    table = Table("id", "name", "numbers", "status", "retention", "training")
-    with db.session() as session:
-        for account in session.scalars(select(Account).order_by(Account.created_at)):
-            table.add_row(account.id, account.name, " ".join(account.phone_numbers), account.status,
-                          f"{account.retention_days} d", "opted out" if account.training_opt_out else "allowed")
-    Console().print(table)
+    with _services() as svc:
+        db = svc.db
+        table = Table("id", "name", "numbers", "status", "retention", "training")
+        with db.session() as session:
+            for account in session.scalars(select(Account).order_by(Account.created_at)):
+                table.add_row(account.id, account.name, " ".join(account.phone_numbers), account.status,
+                              f"{account.retention_days} d", "opted out" if account.training_opt_out else "allowed")
+        Console().print(table)
 
 
 @app.command("update")
@@ -78,46 +82,42 @@ def update(account_id: str,
            json_text: str = typer.Option(None, "--json", help="Fields to change, as PATCH /api/accounts/{id}."),
            json_file: Path = typer.Option(None, "--file")):
     """Change an account (the fields of PATCH /api/accounts/{id}; the CLI acts as an admin)."""
-    db = _db()
-    try:
-        with db.session() as session:
-            account = session.get(Account, account_id)
-            if account is None:
-                raise ApiError(404, f"no account {account_id}")
-            changes = AccountUpdate.model_validate(_body(json_text, json_file)).model_dump(exclude_unset=True, mode="json")
-            accounts.update_account(session, account, changes, actor=ACTOR, queue=_queue())
-            typer.echo(f"updated {account_id}: {', '.join(sorted(changes))}")
-    except (ValidationError, ApiError) as exc:
-        _fail(exc)
-
-
-def _queue():
-    from receptionist.core.queue import JobQueue
-
-    settings = Settings()
-    return JobQueue.from_url(settings.redis_url, settings.queue_name, settings.job_timeout_s)
+    with _services() as svc:
+        db = svc.db
+        try:
+            with db.session() as session:
+                account = session.get(Account, account_id)
+                if account is None:
+                    raise NotFound(f"no account {account_id}")
+                changes = AccountUpdate.model_validate(_body(json_text, json_file)).model_dump(exclude_unset=True, mode="json")
+                accounts.update_account(session, account, changes, actor=ACTOR, queue=svc.queue)
+                typer.echo(f"updated {account_id}: {', '.join(sorted(changes))}")
+        except (ValidationError, DomainError) as exc:
+            _fail(exc)
 
 
 @app.command("add-user")
 def add_user(account_id: str, email: str, role: str = typer.Option("owner", help="owner or member")):
     """Add an owner or member to an account and print their token (shown once)."""
-    db = _db()
-    try:
-        with db.session() as session:
-            if session.get(Account, account_id) is None:
-                raise ApiError(404, f"no account {account_id}")
-            if role not in ("owner", "member"):
-                raise ApiError(422, "role must be owner or member")
-            _user, token = auth.create_user(session, email=email, role=role, account_id=account_id)
-            typer.echo(token)
-    except ApiError as exc:
-        _fail(exc)
+    with _services() as svc:
+        db = svc.db
+        try:
+            with db.session() as session:
+                if session.get(Account, account_id) is None:
+                    raise NotFound(f"no account {account_id}")
+                if role not in ("owner", "member"):
+                    raise Invalid("role must be owner or member")
+                _user, token = auth.create_user(session, email=email, role=role, account_id=account_id)
+                typer.echo(token)
+        except DomainError as exc:
+            _fail(exc)
 
 
 @app.command("create-admin")
 def create_admin(email: str):
     """Create a deployment admin and print their token (shown once)."""
-    db = _db()
-    with db.session() as session:
-        _user, token = auth.create_user(session, email=email, role="admin", account_id=None)
-        typer.echo(token)
+    with _services() as svc:
+        db = svc.db
+        with db.session() as session:
+            _user, token = auth.create_user(session, email=email, role="admin", account_id=None)
+            typer.echo(token)

@@ -7,7 +7,11 @@ import re
 DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 REPEATS = {"double": 2, "triple": 3}
-E164 = re.compile(r"\+[1-9]\d{6,14}")
+E164 = re.compile(r"\+[1-9]\d{6,14}")  # the one definition: "+", a country code, up to 15 digits in all
+
+
+def is_e164(value: object) -> bool:
+    return isinstance(value, str) and E164.fullmatch(value) is not None
 # "this number", "the number I'm calling from", "same number", "you can reach me here"
 THIS_NUMBER = re.compile(r"\b(?:this|same|current)\s+(?:phone\s+)?number\b|\bcalling (?:you )?from\b|"
                          r"\bnumber (?:i'?m|i am) (?:calling|on)\b|\breach me (?:here|on this)\b", re.IGNORECASE)

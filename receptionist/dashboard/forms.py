@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from receptionist.api.schemas import DAYS, AccountUpdate, Business
+from receptionist.accounts.schemas import DAYS, AccountUpdate, Business
 from receptionist.core.models import Account
 
 TEXT_FIELDS = ("name", "timezone")

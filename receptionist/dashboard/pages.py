@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from receptionist.core.errors import DomainError
 from receptionist.dashboard.sessions import COOKIE_NAME
-from receptionist.api.errors import ApiError
+from receptionist.web.errors import ApiError, as_api_error
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -142,7 +143,8 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except SignInRequired as exc:
                 return sign_in_redirect(exc)
-            except ApiError as exc:
+            except (ApiError, DomainError) as exc:
+                exc = as_api_error(exc)
                 if exc.status == 401:
                     return sign_in_redirect(SignInRequired())
                 return error_page(request, exc.status, exc.message)

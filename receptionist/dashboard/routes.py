@@ -20,16 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from receptionist.accounts import service as accounts
-
-from receptionist.core import audit
-
 from receptionist.accounts import auth
-from receptionist.api.deps import services, session
-from receptionist.api.routes.accounts import load_account
-from receptionist.api.routes.calls import PRESIGNED_TTL_S, load_call
-from receptionist.api.schemas import DAYS
+from receptionist.accounts import service as accounts
+from receptionist.accounts.access import load_account, load_call
 from receptionist.accounts.auth import ENV_ADMIN, Principal
+from receptionist.accounts.schemas import DAYS
+from receptionist.core import audit
+from receptionist.core.errors import DomainError, Unauthenticated
+from receptionist.core.models import Account, Call, Recording, User
 from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
 from receptionist.dashboard.pages import CSS_PATH, PageRoute, SignInRequired, render
 from receptionist.dashboard.sessions import (
@@ -39,9 +37,10 @@ from receptionist.dashboard.sessions import (
     SessionData,
     derive_key,
 )
-from receptionist.api.errors import ApiError
-from receptionist.core.models import Account, Call, Recording, User
-from receptionist.services import AppServices
+from receptionist.storage.objects import PRESIGNED_TTL_S
+from receptionist.web.deps import services, session
+from receptionist.web.errors import ApiError, as_api_error
+from receptionist.web.services import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +202,7 @@ def signin(request: Request, form: FormData = Depends(posted_form), db: Session 
 
     try:
         who = auth.authenticate(db, (_text(form, "token") or "").strip(), svc.settings.admin_token)
-    except ApiError:
+    except Unauthenticated:
         return refuse("That token is not valid.")
     if who.user_id is None:
         signed = codec.signed_in(ADMIN_TOKEN_SUBJECT, svc.settings.admin_token)
@@ -326,8 +325,9 @@ def save_account(request: Request, form: FormData = Depends(checked_form), viewe
         try:
             accounts.update_account(db, account, changes, actor=viewer.principal.actor, queue=svc.queue)
             db.commit()
-        except ApiError as exc:
+        except DomainError as failure:
             db.rollback()
+            exc = as_api_error(failure)
             shown.errors["form"] = [exc.message]
             return account_page_response(request, viewer, load_account(db, viewer.principal, account.id), shown,
                                          status_code=exc.status)

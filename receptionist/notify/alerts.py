@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from receptionist.notify import consent
 from receptionist.core.db import Database
-from receptionist.notify.mailer import Mailer, is_transient_smtp
 from receptionist.core.models import Call, Delivery, utcnow
+from receptionist.core.ports import TelephonyApi, TextRefused
 from receptionist.core.retry import PermanentError, with_backoff
 from receptionist.core.templates import Templates
-from receptionist.telephony.rest import TwilioRest
+from receptionist.notify import consent
+from receptionist.notify.mailer import Mailer, is_transient_smtp
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class AlertSettings:
 
 
 class OwnerAlerts:
-    def __init__(self, db: Database, mailer: Mailer, twilio: TwilioRest, templates: Templates, config: AlertSettings):
+    def __init__(self, db: Database, mailer: Mailer, twilio: TelephonyApi, templates: Templates, config: AlertSettings):
         self.db = db
         self.mailer = mailer
         self.twilio = twilio
@@ -193,9 +193,9 @@ class OwnerAlerts:
         except PermanentError as exc:
             finish_delivery(self.db, delivery.id, "failed", error=str(exc))
             log.error("%s alert for %s to %s failed: %s", channel, call.call_sid, recipient, exc)
-            if channel == "sms" and getattr(exc, "code", None) == 21610:
+            if isinstance(exc, TextRefused) and exc.opted_out:
                 with self.db.session() as session:
-                    consent.opt_out(session, recipient, "carrier STOP (Twilio 21610)")
+                    consent.opt_out(session, recipient, "carrier STOP (the provider refused: unsubscribed)")
             return 0
         except Exception as exc:
             note_delivery_error(self.db, delivery.id, str(exc))  # stays pending: the job retries it

@@ -12,19 +12,19 @@ import re
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from receptionist.notify import consent
-from receptionist.notify.alerts import local_time
 from receptionist.core.db import Database
 from receptionist.core.models import Call, TextBack
+from receptionist.core.ports import TelephonyApi, TextRefused
 from receptionist.core.retry import PermanentError
 from receptionist.core.templates import Templates
-from receptionist.telephony.rest import SmsRefused, TwilioRest
+from receptionist.notify import consent
+from receptionist.notify.alerts import local_time
 
 log = logging.getLogger(__name__)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
-def send_text_back(db: Database, twilio: TwilioRest, templates: Templates, call_id: int) -> str:
+def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, call_id: int) -> str:
     """What happened: "sent", "disabled", "opted-out", "already-texted-today", "no-number", "failed"."""
     with db.session() as session:
         call = session.get(Call, call_id)
@@ -57,8 +57,8 @@ def send_text_back(db: Database, twilio: TwilioRest, templates: Templates, call_
         with db.session() as session:
             row = session.get(TextBack, text_back_id)
             row.status, row.error = "failed", str(exc)
-            if isinstance(exc, SmsRefused) and exc.code == 21610:
-                consent.opt_out(session, to, "carrier STOP (Twilio 21610)")
+            if isinstance(exc, TextRefused) and exc.opted_out:
+                consent.opt_out(session, to, "carrier STOP (the provider refused: unsubscribed)")
         return "failed"
     with db.session() as session:
         row = session.get(TextBack, text_back_id)

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
 
-from receptionist.notify.alerts import AlertSettings, OwnerAlerts, fail_pending_deliveries
-from receptionist.postcall.audio import BadRecording, decode_recording
 from receptionist.core.db import Database
-from receptionist.privacy.erasure import is_erased
-from receptionist.notify.mailer import Mailer
 from receptionist.core.models import Call, Recording, utcnow
-from receptionist.privacy.retention import call_tags
+from receptionist.core.ports import TelephonyApi
 from receptionist.core.retry import PermanentError, with_backoff
+from receptionist.core.templates import Templates
+from receptionist.notify.alerts import OwnerAlerts, fail_pending_deliveries
+from receptionist.notify.text_back import send_text_back
+from receptionist.postcall.audio import BadRecording, decode_recording
+from receptionist.postcall.summary import Summarizer
+from receptionist.postcall.transcription import Transcriber, vocabulary_prompt
+from receptionist.privacy.erasure import is_erased
+from receptionist.privacy.retention import call_tags
 from receptionist.settings import Settings
+from receptionist.storage.client import is_transient as storage_is_transient
 from receptionist.storage.objects import (
     ObjectStore,
     ObjectTags,
@@ -32,11 +37,6 @@ from receptionist.storage.objects import (
     transcript_document,
     transcript_key,
 )
-from receptionist.postcall.summary import LlmSummarizer, Summarizer
-from receptionist.core.templates import Templates
-from receptionist.notify.text_back import send_text_back
-from receptionist.postcall.transcription import Transcriber, vocabulary_prompt
-from receptionist.telephony.rest import TwilioRest
 
 log = logging.getLogger(__name__)
 
@@ -47,47 +47,17 @@ class UnusableRecording(PermanentError):
 
 @dataclass
 class PipelineContext:
-    """What a worker process builds once and hands to every job."""
+    """What a worker process builds once and hands to every job (built by `receptionist.wiring`)."""
 
     settings: Settings
     db: Database
     store: ObjectStore
-    twilio: TwilioRest
+    twilio: TelephonyApi
     transcriber: Transcriber
     templates: Templates
     alerts: OwnerAlerts
     summarizer: Summarizer
-
-    @classmethod
-    def build(cls, settings: Settings, transcriber: Transcriber | None = None) -> PipelineContext:
-        db = Database(settings.database_url, pool_size=4)
-        templates = Templates()
-        twilio = TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
-                            settings.step_retry_window_s)
-        llm = None
-        if settings.llm_configured:
-            from openai import OpenAI
-
-            client = OpenAI(api_key=settings.openai_api_key or "not-needed", base_url=settings.openai_base_url,
-                            timeout=settings.llm_timeout_s, max_retries=2)
-            llm = LlmSummarizer(client, settings.llm_model, templates)
-        return cls(
-            settings=settings,
-            db=db,
-            store=ObjectStore.from_settings(settings),
-            twilio=twilio,
-            transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
-                                                   settings.whisper_beam_size, settings.whisper_threads),
-            templates=templates,
-            alerts=OwnerAlerts(db, Mailer(settings.smtp_url), twilio, templates, AlertSettings(
-                from_email=settings.alert_from_email, from_number=settings.alert_from_number,
-                public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
-            summarizer=Summarizer(llm),
-        )
-
-    def close(self) -> None:
-        self.twilio.close()
-        self.db.dispose()
+    close: Callable[[], None]  # closes what holds connections (set by whoever built it)
 
 
 @dataclass
@@ -96,13 +66,6 @@ class StageTimes:
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-
-def _transient_s3(exc: BaseException) -> bool:
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return status >= 500 or exc.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
-    return isinstance(exc, (BotoCoreError, OSError))
 
 
 def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTimes | None = None) -> str:
@@ -151,7 +114,7 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
             (audio_key, lambda: ctx.store.put(audio_key, audio, "audio/wav", tags)),
             (text_key, lambda: ctx.store.put_json(text_key, document, tags)),
         ):
-            with_backoff(put, what=f"store {key}", is_transient=_transient_s3, window_s=ctx.settings.step_retry_window_s)
+            with_backoff(put, what=f"store {key}", is_transient=storage_is_transient, window_s=ctx.settings.step_retry_window_s)
         times.add("store", started)
 
         with db.session() as session:

@@ -9,136 +9,32 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from receptionist.agent.llm import JsonModel
+from receptionist.calls.lead import (
+    SENTENCE,
+    Lead,
+    caller_text,
+    extract_address,
+    extract_name,
+    extract_phone,
+    extract_reason,
+    extract_urgency,
+    merge_leads,
+    to_e164,
+)
 from receptionist.core import phone
 from receptionist.core.templates import Templates
 
 log = logging.getLogger(__name__)
-
-Urgency = Literal["low", "normal", "high", "emergency"]
-
-
-class Appointment(BaseModel):
-    # extra="allow": the receptionist's request_appointment tool stores more than the summary asks
-    # the LLM for (requested_start, the exact local time); re-saving the lead must not drop it.
-    model_config = ConfigDict(extra="allow")
-    requested_time: str | None = Field(None, description="when the caller asked to be seen, as they said it")
-    requested_start: str | None = Field(None, description="the requested local start, ISO 8601")
-    notes: str | None = None
-
-
-class Lead(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str | None = None
-    callback_number: str | None = Field(None, description="E.164, e.g. +15551234567")
-    address: str | None = None
-    reason: str | None = None
-    urgency: Urgency | None = None
-    appointment: Appointment | None = None
-
-    @field_validator("callback_number")
-    @classmethod
-    def _e164(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\+[1-9]\d{6,14}", value):
-            raise ValueError(f"callback_number must be E.164 like +15551234567, not {value!r}")
-        return value
 
 
 class CallSummary(BaseModel):
     model_config = ConfigDict(extra="ignore")
     summary: str = Field(min_length=1, max_length=600)
     lead: Lead
-
-
-# --------------------------------------------------------------------------------------------
-# Deterministic extraction
-
-NAME = re.compile(r"\b(?:this is|my name is|my name's|name is|it's|i'm|i am)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)")
-NOT_NAMES = {"Calling", "Looking", "Having", "Just", "Not", "Sorry", "Trying", "Here", "Fine", "Good", "In", "At",
-             "The", "A", "From", "Still", "Going", "So", "Very", "Really", "Hoping", "Wondering"}
-STREET = re.compile(
-    r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Court|Ct|"
-    r"Way|Place|Pl|Terrace|Circle|Parkway|Highway)\b\.?(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?"
-)
-PROBLEM_WORDS = ("leak", "broke", "broken", "clog", "repair", "install", "replace", "quote", "estimate",
-                 "not working", "no hot water", "flood", "overflow", "burst", "backed up", "appointment", "schedule",
-                 "noise", "drip", "damage", "need", "problem", "issue", "stopped working", "won't")
-# Sentences that give contact details, not the reason for the call.
-CONTACT_WORDS = ("call me", "number", "reach me", "address", "live at", "live in", "my name")
-EMERGENCY_WORDS = ("emergency", "flooding", "flooded", "burst", "gas smell", "smell gas", "smell of gas", "gas leak",
-                   "sparks", "fire", "no heat",
-                   "sewage")
-HIGH_WORDS = ("urgent", "asap", "as soon as possible", "right away", "today", "leaking", "leak", "no hot water")
-SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def to_e164(raw: str, default_country: str = "1") -> str | None:
-    return phone.to_e164(raw, default_country)
-
-
-def extract_phone(text: str, default_country: str = "1") -> str | None:
-    """A callback number stated in the text (digits or spoken digits), as E.164."""
-    return phone.find_number(text, caller_number="", country_code=default_country)
-
-
-def extract_name(text: str) -> str | None:
-    for match in NAME.finditer(text):
-        name = match.group(1)
-        if name.split()[0] not in NOT_NAMES:
-            return name
-    return None
-
-
-def extract_address(text: str, service_areas: list[str]) -> str | None:
-    street = STREET.search(text)
-    if street:
-        return street.group(0).rstrip(".")
-    lowered = text.lower()
-    for area in service_areas:
-        if re.search(r"\b" + re.escape(area.lower()) + r"\b", lowered):
-            return area
-    return None
-
-
-GREETING = re.compile(r"^(?:(?:hi|hello|hey|yeah|yes|so|um|uh|oh|well|good (?:morning|afternoon|evening))[,.!]?\s+)+",
-                      re.IGNORECASE)
-
-
-def _clean_reason(sentence: str) -> str:
-    reason = GREETING.sub("", sentence.strip())
-    return (reason[:1].upper() + reason[1:])[:200]
-
-
-def extract_reason(sentences: list[str], services: list[str] = ()) -> str | None:
-    """The first thing the caller said about a problem or one of the business's services; else the
-    first substantial sentence that is not contact details (callers state their reason early)."""
-    topic_words = PROBLEM_WORDS + tuple(w for service in services for w in service.lower().split() if len(w) > 3)
-    plain = [s for s in sentences if not NAME.search(s) and not any(w in s.lower() for w in CONTACT_WORDS)]
-    for sentence in plain:
-        if any(word in sentence.lower() for word in topic_words):
-            return _clean_reason(sentence)
-    candidates = [s for s in plain if len(GREETING.sub("", s).split()) >= 3]
-    return _clean_reason(candidates[0]) if candidates else None
-
-
-def extract_urgency(text: str) -> Urgency:
-    lowered = text.lower()
-    if any(word in lowered for word in EMERGENCY_WORDS):
-        return "emergency"
-    if any(word in lowered for word in HIGH_WORDS):
-        return "high"
-    return "normal"
-
-
-def caller_text(conversation: list[dict] | None, transcript: list[dict] | None) -> str:
-    """What the caller said: the live conversation when there is one, plus the recording's transcript."""
-    parts = [t["text"] for t in conversation or [] if t.get("speaker") == "caller"]
-    parts += [s["text"] for s in transcript or [] if s.get("speaker") == "caller"]
-    return " ".join(p.strip() for p in parts if p and p.strip())
 
 
 def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcript: list[dict] | None,
@@ -149,26 +45,13 @@ def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcri
     extracted = Lead(
         name=extract_name(text),
         callback_number=extract_phone(text, default_country) or to_e164(caller_id, default_country)
-        or (caller_id if re.fullmatch(r"\+[1-9]\d{6,14}", caller_id or "") else None),
+        or (caller_id if phone.is_e164(caller_id) else None),
         address=extract_address(text, service_areas),
         reason=extract_reason(sentences, services),
         urgency=extract_urgency(text) if text else None,
     )
     lead = merge_leads(live_lead, extracted)
     return CallSummary(summary=describe(lead, spoke=bool(text)), lead=lead)
-
-
-def merge_leads(live: dict | None, extracted: Lead) -> Lead:
-    """Fields captured live by the receptionist win; extraction fills the gaps."""
-    merged = extracted.model_dump()
-    for key, value in (live or {}).items():
-        if value not in (None, "", {}):
-            merged[key] = value
-    try:
-        return Lead.model_validate(merged)
-    except ValidationError:
-        merged["callback_number"] = extracted.callback_number
-        return Lead.model_validate(merged)
 
 
 def describe(lead: Lead, spoke: bool) -> str:
@@ -224,9 +107,8 @@ def summary_schema() -> dict:
 class LlmSummarizer:
     """Summary and lead from an OpenAI-compatible Chat Completions endpoint, JSON-schema constrained."""
 
-    def __init__(self, client, model: str, templates: Templates):
-        self.client = client  # openai.OpenAI, built once per worker
-        self.model = model
+    def __init__(self, model: JsonModel, templates: Templates):
+        self.model = model  # built once per worker (receptionist.agent.llm)
         self.templates = templates
 
     def summarize(self, *, business_name: str, caller_id: str, conversation: list[dict] | None,
@@ -242,14 +124,7 @@ class LlmSummarizer:
             if problem:
                 messages = messages + [{"role": "user", "content": f"Your answer was invalid: {problem}. "
                                         "Answer again with JSON that matches the schema exactly."}]
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                temperature=0,
-                response_format={"type": "json_schema",
-                                 "json_schema": {"name": "call_summary", "schema": summary_schema(), "strict": True}},
-            )
-            content = response.choices[0].message.content or ""
+            content = self.model.complete(messages, name="call_summary", schema=summary_schema())
             try:
                 result = CallSummary.model_validate_json(content)
             except ValidationError as exc:

@@ -19,10 +19,19 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from receptionist.calls.records import find_call
 from receptionist.core.db import Database
-from receptionist.core.models import AuditEvent, Call, Delivery, Recording, TextBack, Tombstone, utcnow
+from receptionist.core.models import (
+    AuditEvent,
+    Call,
+    Delivery,
+    Recording,
+    TextBack,
+    Tombstone,
+    utcnow,
+)
+from receptionist.core.ports import TelephonyApi
 from receptionist.storage.objects import ObjectStore, ObjectVersion, call_prefix
-from receptionist.telephony.rest import TwilioRest
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +69,7 @@ def is_erased(session: Session, call_sid: str) -> bool:
     return session.scalar(select(Tombstone.id).where(Tombstone.call_sid == call_sid)) is not None
 
 
-def erase_call(db: Database, store: ObjectStore, twilio: TwilioRest | None, call_sid: str, *, actor: str,
+def erase_call(db: Database, store: ObjectStore, twilio: TelephonyApi | None, call_sid: str, *, actor: str,
                reason: str = "request") -> ErasureResult | None:
     """Erase one call; None when there is no such call and never was.
 
@@ -68,7 +77,7 @@ def erase_call(db: Database, store: ObjectStore, twilio: TwilioRest | None, call
     `already_erased`. With `twilio` None, Twilio's copies are left pending (the caller queues
     `finish_erasure`)."""
     with db.session() as session:
-        call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+        call = find_call(session, call_sid)
         tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call_sid))
         if call is None and tombstone is None:
             return None
@@ -87,7 +96,7 @@ def erase_call(db: Database, store: ObjectStore, twilio: TwilioRest | None, call
     return result
 
 
-def finish_erasure(db: Database, store: ObjectStore, twilio: TwilioRest | None, account_id: str, call_sid: str,
+def finish_erasure(db: Database, store: ObjectStore, twilio: TelephonyApi | None, account_id: str, call_sid: str,
                    recording_sids: list[str]) -> tuple[list[ObjectVersion], list[str], list[str]]:
     """The deletions outside the database: (object versions deleted, Twilio sids deleted, pending)."""
     deleted = store.delete_prefix(call_prefix(account_id, call_sid))
@@ -113,7 +122,7 @@ def finish_erasure(db: Database, store: ObjectStore, twilio: TwilioRest | None, 
     return deleted, done, pending
 
 
-def finish_erasure_of(db: Database, store: ObjectStore, twilio: TwilioRest, call_sid: str) -> list[str]:
+def finish_erasure_of(db: Database, store: ObjectStore, twilio: TelephonyApi, call_sid: str) -> list[str]:
     """Re-run an erased call's deletions from its tombstone (the `finish_erasure` job); raises
     while Twilio still cannot delete, so the job is retried."""
     with db.session() as session:
@@ -127,7 +136,7 @@ def finish_erasure_of(db: Database, store: ObjectStore, twilio: TwilioRest, call
     return done
 
 
-def erase_caller(db: Database, store: ObjectStore, twilio: TwilioRest | None, account_id: str, caller: str, *,
+def erase_caller(db: Database, store: ObjectStore, twilio: TelephonyApi | None, account_id: str, caller: str, *,
                  actor: str) -> list[ErasureResult]:
     """Erase every call of one caller to one account, and the texts sent back to that caller.
 

@@ -20,7 +20,14 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from receptionist.core.db import Database
-from receptionist.core.models import Account, AuditEvent, Call, SmsConsent, TextBack, utcnow
+from receptionist.core.models import (
+    Account,
+    AuditEvent,
+    Call,
+    SmsConsent,
+    TextBack,
+    utcnow,
+)
 from receptionist.storage.objects import ObjectStore, call_prefix
 
 FORMAT = "receptionist-export/1"

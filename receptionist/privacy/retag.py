@@ -25,10 +25,22 @@ from itertools import groupby
 from redis import Redis
 from sqlalchemy import select
 
+from receptionist.calls.records import find_call
 from receptionist.core.db import Database
 from receptionist.core.models import Account, Call, utcnow
-from receptionist.privacy.retention import ACCOUNT_GENERATION_KEY, account_generation, call_tags
-from receptionist.storage.objects import ObjectStore, ObjectTags, ObjectVersion, account_prefix, call_prefix, parse_key
+from receptionist.privacy.retention import (
+    ACCOUNT_GENERATION_KEY,
+    account_generation,
+    call_tags,
+)
+from receptionist.storage.objects import (
+    ObjectStore,
+    ObjectTags,
+    ObjectVersion,
+    account_prefix,
+    call_prefix,
+    parse_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +152,7 @@ def desired_tags(db: Database, account_id: str, call_sid: str) -> ObjectTags | N
     """The call's tags; for an object whose call is gone (left for the sweeper), the account's
     retention and opted-out, which never lets it into a training set. None without the account."""
     with db.session() as session:
-        call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+        call = find_call(session, call_sid)
         if call is not None:
             return call_tags(call)
         account = session.get(Account, account_id)

@@ -21,7 +21,8 @@ from redis import Redis
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from receptionist.api.errors import ApiError
+from receptionist.calls.records import find_call
+from receptionist.core.errors import Invalid, NotFound
 from receptionist.core.models import Account, Call
 from receptionist.core.queue import JobQueue
 from receptionist.settings import RETENTION_TIERS
@@ -36,11 +37,11 @@ CLOSED_ACCOUNT_GRACE_DAYS = 90
 _BATCH = 500
 
 
-class RetentionTierError(ApiError):
+class RetentionTierError(Invalid):
     """A retention that is not one of the tiers (there is one lifecycle rule per tier, no other)."""
 
     def __init__(self, value: object):
-        super().__init__(422, f"retention_days must be one of {', '.join(map(str, RETENTION_TIERS))} (got {value})")
+        super().__init__(f"retention_days must be one of {', '.join(map(str, RETENTION_TIERS))} (got {value})")
 
 
 def validate_retention_days(value: object) -> int:
@@ -87,7 +88,7 @@ def apply_account_settings(session: Session, account: Account | str, *, queue: J
     if isinstance(account, str):
         found = session.get(Account, account)
         if found is None:
-            raise ApiError(404, f"no account {account}")
+            raise NotFound(f"no account {account}")
         account = found
     retention_changed = retention_days is not None and retention_days != account.retention_days
     training_changed = training_opt_out is not None and bool(training_opt_out) != account.training_opt_out
@@ -113,9 +114,9 @@ def apply_call_training(session: Session, call: Call | str, opt_out: bool, *, qu
     Returns whether the flag changed. (The objects' tag is opted-out while either this flag or
     the account's is set.)"""
     if isinstance(call, str):
-        found = session.scalar(select(Call).where(Call.call_sid == call))
+        found = find_call(session, call)
         if found is None:
-            raise ApiError(404, f"no call {call}")
+            raise NotFound(f"no call {call}")
         call = found
     if bool(opt_out) == call.training_opt_out:
         return False

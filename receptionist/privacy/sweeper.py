@@ -23,12 +23,18 @@ from redis import Redis
 from sqlalchemy import delete, select
 
 from receptionist.core.db import Database
-from receptionist.privacy.erasure import erase_call
 from receptionist.core.models import Account, AuditEvent, Call
+from receptionist.core.ports import TelephonyApi
 from receptionist.core.queue import JobQueue
+from receptionist.privacy.erasure import erase_call
 from receptionist.privacy.retention import CLOSED_ACCOUNT_GRACE_DAYS
-from receptionist.storage.objects import ACCOUNTS_PREFIX, ObjectStore, account_prefix, call_prefix, parse_key
-from receptionist.telephony.rest import TwilioRest
+from receptionist.storage.objects import (
+    ACCOUNTS_PREFIX,
+    ObjectStore,
+    account_prefix,
+    call_prefix,
+    parse_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,7 @@ class SweepReport:
                 + (f"; Twilio deletion pending for {len(self.twilio_pending)}" if self.twilio_pending else ""))
 
 
-def sweep(db: Database, store: ObjectStore, twilio: TwilioRest | None, *, now: datetime,
+def sweep(db: Database, store: ObjectStore, twilio: TelephonyApi | None, *, now: datetime,
           queue: JobQueue | None = None, dry_run: bool = False) -> SweepReport:
     """Delete everything that is past its time at `now`. With `queue`, Twilio deletions that
     failed are retried by a `finish_erasure` job."""
@@ -87,7 +93,7 @@ def sweep(db: Database, store: ObjectStore, twilio: TwilioRest | None, *, now: d
     return report
 
 
-def purge_account(db: Database, store: ObjectStore, twilio: TwilioRest | None, queue: JobQueue | None,
+def purge_account(db: Database, store: ObjectStore, twilio: TelephonyApi | None, queue: JobQueue | None,
                   account_id: str, report: SweepReport) -> None:
     """A closed account past its grace period: every call erased, every object gone, the account
     row (with its numbers, users and text-backs) deleted; tombstones and the audit log remain."""
@@ -178,7 +184,7 @@ def ensure_daily_sweep(queue: JobQueue, now: datetime) -> list[str]:
     return queued
 
 
-def run_scheduled_sweep(db: Database, store: ObjectStore, twilio: TwilioRest | None, queue: JobQueue, *,
+def run_scheduled_sweep(db: Database, store: ObjectStore, twilio: TelephonyApi | None, queue: JobQueue, *,
                         now: datetime) -> SweepReport | None:
     """The daily job: schedule tomorrow's first (so a failing sweep does not end the schedule),
     then sweep; None when another sweep is running."""

@@ -25,7 +25,13 @@ from sqlalchemy import func, select
 from receptionist.core.db import Database
 from receptionist.core.models import Account, Call, utcnow
 from receptionist.privacy.redaction import redactor_for_call
-from receptionist.storage.objects import ObjectStore, call_prefix, transcript_key
+from receptionist.storage.objects import (
+    TRAINING_TAG,
+    ObjectStore,
+    call_prefix,
+    tags_from_dict,
+    transcript_key,
+)
 
 FORMAT = "receptionist-training/1"
 RECORDS = "training.jsonl"
@@ -66,9 +72,10 @@ def exclusion_reason(store: ObjectStore, call: Call, account: Account) -> str | 
     if transcript_key(account.id, call.call_sid) not in keys:
         return "no stored transcript"
     for key in keys:
-        training = store.tags(key).get("training")
-        if training != "allowed":
-            return f"object tagged training={training or '(missing)'}"
+        tags = store.tags(key)
+        parsed = tags_from_dict(tags)
+        if parsed is None or parsed.training_opt_out:
+            return f"object tagged {TRAINING_TAG}={tags.get(TRAINING_TAG) or '(missing)'}"
     return None
 
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from receptionist.settings import RETENTION_TIERS
+from receptionist.storage.encryption import Encryption
+from receptionist.storage.objects import RETENTION_TAG
 
 # Noncurrent versions (what an overwrite or a delete leaves on a versioned bucket) go a day later:
 # versioning is there to survive a bad write, not to keep what retention deleted.
 NONCURRENT_DAYS = 1
-RETENTION_TAG = "retention-days"
 # ACLs disabled: access is decided by the policy and IAM alone, so no object can be made public by an ACL.
 OBJECT_OWNERSHIP = "BucketOwnerEnforced"
 REFUSED_CODES = {"NotImplemented", "NotSupported", "UnsupportedOperation"}
@@ -54,11 +55,12 @@ class BucketConfig:
     def arn(self) -> str:
         return f"arn:aws:s3:::{self.bucket}"
 
+    @property
+    def encryption(self) -> Encryption:
+        return Encryption(self.kms_key_id)
+
     def encryption_rule(self) -> dict:
-        if self.kms_key_id:
-            return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.kms_key_id},
-                    "BucketKeyEnabled": True}
-        return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+        return self.encryption.bucket_rule()
 
     def public_access_block(self) -> dict:
         return {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
@@ -81,7 +83,7 @@ class BucketConfig:
             "Sid": "DenyOtherEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
             "Resource": f"{self.arn}/*",
             "Condition": {"StringNotEquals": {
-                "s3:x-amz-server-side-encryption": "aws:kms" if self.kms_key_id else "AES256"}},
+                "s3:x-amz-server-side-encryption": self.encryption.algorithm}},
         })
         return statements
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from receptionist.settings import Settings
+from receptionist.storage.client import make_s3_client
+from receptionist.storage.encryption import Encryption
 
 CONTENT_SHA256 = "content-sha256"  # object metadata key carrying our own digest of the body
+PRESIGNED_TTL_S = 900  # a recording link works for 15 minutes, then must be asked for again
 
 
 def recording_key(account_id: str, call_sid: str, ext: str) -> str:
@@ -61,6 +62,12 @@ def parse_key(key: str) -> CallKey | None:
     return CallKey(parts[1], parts[3], parts[4])
 
 
+# The tags every object carries: lifecycle rules filter on the retention tag (receptionist.storage.bucket),
+# the training export reads the training tag.
+RETENTION_TAG, TRAINING_TAG, ACCOUNT_TAG = "retention-days", "training", "account"
+TRAINING_ALLOWED, TRAINING_OPTED_OUT = "allowed", "opted-out"
+
+
 @dataclass(frozen=True)
 class ObjectTags:
     account_id: str
@@ -69,17 +76,17 @@ class ObjectTags:
 
     def as_dict(self) -> dict[str, str]:
         return {
-            "retention-days": str(self.retention_days),
-            "training": "opted-out" if self.training_opt_out else "allowed",
-            "account": self.account_id,
+            RETENTION_TAG: str(self.retention_days),
+            TRAINING_TAG: TRAINING_OPTED_OUT if self.training_opt_out else TRAINING_ALLOWED,
+            ACCOUNT_TAG: self.account_id,
         }
 
 
 def tags_from_dict(tags: dict[str, str]) -> ObjectTags | None:
     """The tags as written by this code, or None when any of the three is missing or malformed."""
     try:
-        training = {"allowed": False, "opted-out": True}[tags["training"]]
-        return ObjectTags(tags["account"], int(tags["retention-days"]), training)
+        training = {TRAINING_ALLOWED: False, TRAINING_OPTED_OUT: True}[tags[TRAINING_TAG]]
+        return ObjectTags(tags[ACCOUNT_TAG], int(tags[RETENTION_TAG]), training)
     except (KeyError, ValueError):
         return None
 
@@ -109,23 +116,6 @@ class StoredObject:
     server_side_encryption: str | None
 
 
-def make_s3_client(settings: Settings):
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"} if settings.s3_endpoint_url else {},
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=60,
-        ),
-    )
-
-
 class ObjectStore:
     """The bucket of call audio and transcripts."""
 
@@ -133,15 +123,11 @@ class ObjectStore:
         self.client = client
         self.bucket = bucket
         self.kms_key_id = kms_key_id
+        self.encryption = Encryption(kms_key_id or None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
         return cls(make_s3_client(settings), settings.s3_bucket, settings.s3_kms_key_id)
-
-    def encryption_args(self) -> dict[str, str]:
-        if self.kms_key_id:
-            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
-        return {"ServerSideEncryption": "AES256"}
 
     def ensure_bucket(self) -> bool:
         """Create the bucket with default encryption when it is missing; True if it was created."""
@@ -158,14 +144,9 @@ class ObjectStore:
                 raise
         self.client.put_bucket_encryption(
             Bucket=self.bucket,
-            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": self._default_rule()}]},
+            ServerSideEncryptionConfiguration={"Rules": [self.encryption.bucket_rule()]},
         )
         return True
-
-    def _default_rule(self) -> dict[str, str]:
-        if self.kms_key_id:
-            return {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.kms_key_id}
-        return {"SSEAlgorithm": "AES256"}
 
     def put(self, key: str, body: bytes, content_type: str, tags: ObjectTags) -> StoredObject:
         digest = hashlib.sha256(body).hexdigest()
@@ -179,7 +160,7 @@ class ObjectStore:
             ContentType=content_type,
             Metadata={CONTENT_SHA256: digest},
             Tagging=urlencode(tags.as_dict()),
-            **self.encryption_args(),
+            **self.encryption.object_args(),
         )
         return StoredObject(key, True, response.get("ServerSideEncryption"))
 
@@ -297,7 +278,7 @@ class ObjectStore:
             deleted.extend(self.delete_versions(versions))
         raise RuntimeError(f"objects under {prefix} keep reappearing; giving up after 10 passes")
 
-    def presigned_url(self, key: str, expires_in: int = 900) -> str:
+    def presigned_url(self, key: str, expires_in: int = PRESIGNED_TTL_S) -> str:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )

@@ -1,10 +1,23 @@
-"""Typed events parsed from Twilio's webhook form parameters."""
+"""Twilio's webhook form parameters read into the product's call events (`receptionist.calls.events`).
+
+Field names and value sets are Twilio's (https://www.twilio.com/docs/voice/twiml#request-parameters,
+https://www.twilio.com/docs/voice/api/call-resource#statuscallback,
+https://www.twilio.com/docs/voice/twiml/recording#recordingstatuscallback); nothing outside this
+package needs to know them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+
+from receptionist.calls.events import CallStarted, CallStatusChanged, RecordingReady
+
+# CallStatus values after which the call is over, and the outcome of those that never connected;
+# a completed call's outcome is decided from its conversation.
+FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
+UNANSWERED_OUTCOMES = {"busy": "missed", "no-answer": "missed", "canceled": "missed", "failed": "failed"}
 
 
 class MalformedWebhook(ValueError):
@@ -41,50 +54,39 @@ def _timestamp(form: dict[str, str], name: str) -> datetime | None:
             raise MalformedWebhook(f"{name} is not a timestamp: {raw!r}") from exc
 
 
-@dataclass(frozen=True)
-class CallStarted:
-    call_sid: str
-    from_number: str
-    to_number: str
-
-    @classmethod
-    def from_form(cls, form: dict[str, str]) -> CallStarted:
-        return cls(_required(form, "CallSid"), _required(form, "From"), _required(form, "To"))
+def call_started(form: dict[str, str]) -> CallStarted:
+    """The voice webhook: a call to one of our numbers."""
+    return CallStarted(_required(form, "CallSid"), _required(form, "From"), _required(form, "To"))
 
 
-@dataclass(frozen=True)
-class CallStatusChanged:
-    call_sid: str
-    status: str  # queued|ringing|in-progress|completed|busy|failed|no-answer|canceled
-    duration_s: int | None
-    timestamp: datetime | None
-
-    @classmethod
-    def from_form(cls, form: dict[str, str]) -> CallStatusChanged:
-        return cls(
-            _required(form, "CallSid"),
-            _required(form, "CallStatus"),
-            _int(form, "CallDuration"),
-            _timestamp(form, "Timestamp"),
-        )
+def call_status(form: dict[str, str]) -> CallStatusChanged:
+    """A status callback (queued|ringing|in-progress|completed|busy|failed|no-answer|canceled)."""
+    status = _required(form, "CallStatus")
+    return CallStatusChanged(
+        call_sid=_required(form, "CallSid"),
+        status=status,
+        final=status in FINAL_STATUSES,
+        unanswered_outcome=UNANSWERED_OUTCOMES.get(status),
+        duration_s=_int(form, "CallDuration"),
+        timestamp=_timestamp(form, "Timestamp"),
+    )
 
 
 @dataclass(frozen=True)
-class RecordingReady:
+class RecordingStatus:
+    """A recording status callback: `status` is in-progress|completed|absent|failed."""
+
     call_sid: str
     recording_sid: str
-    status: str  # in-progress|completed|absent|failed
-    media_url: str
-    channels: int
-    duration_s: int | None
+    status: str
+    ready: RecordingReady | None  # set when the status is completed
 
-    @classmethod
-    def from_form(cls, form: dict[str, str]) -> RecordingReady:
-        return cls(
-            _required(form, "CallSid"),
-            _required(form, "RecordingSid"),
-            _required(form, "RecordingStatus"),
-            (form.get("RecordingUrl") or "").strip(),
-            _int(form, "RecordingChannels") or 1,
-            _int(form, "RecordingDuration"),
-        )
+
+def recording_status(form: dict[str, str]) -> RecordingStatus:
+    call_sid, recording_sid, status = (_required(form, "CallSid"), _required(form, "RecordingSid"),
+                                       _required(form, "RecordingStatus"))
+    ready = None
+    if status == "completed":
+        ready = RecordingReady(call_sid, recording_sid, (form.get("RecordingUrl") or "").strip(),
+                               _int(form, "RecordingChannels") or 1, _int(form, "RecordingDuration"))
+    return RecordingStatus(call_sid, recording_sid, status, ready)

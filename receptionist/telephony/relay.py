@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -25,31 +24,27 @@ from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
-from receptionist.agent.events import CallerEvent, CallerInterrupted, CallerPressed, CallerSaid, Ending
+from receptionist.agent.events import (
+    CallerEvent,
+    CallerInterrupted,
+    CallerPressed,
+    CallerSaid,
+    Ending,
+)
 from receptionist.agent.lines import Lines
 from receptionist.agent.receptionist import VoiceClosed
 from receptionist.agent.session import open_session
-from receptionist.api.deps import services
-from receptionist.calls.records import FINAL_STATUSES
 from receptionist.calls.conversations import LiveCall
-from receptionist.api.errors import ApiError
-from receptionist.services import AppServices
 from receptionist.telephony import twiml
 from receptionist.telephony.webhooks import signed_form
+from receptionist.web.deps import services
+from receptionist.web.errors import ApiError
+from receptionist.web.services import AppServices
 
 log = logging.getLogger(__name__)
 
 
-@asynccontextmanager
-async def _lifespan(app):
-    yield
-    # The LLM client's connections belong to the event loop that served the calls: close them on it.
-    llm = app.state.services.llm
-    if llm is not None:
-        await llm.close()
-
-
-router = APIRouter(prefix="/twilio", tags=["twilio"], lifespan=_lifespan)
+router = APIRouter(prefix="/twilio", tags=["twilio"])
 
 SETUP_TIMEOUT_S = 10.0  # Twilio sends `setup` as soon as the socket is open
 POLICY_VIOLATION = 1008  # websocket close code for a refused relay
@@ -124,7 +119,7 @@ def check_setup(setup: RelaySetup, call: LiveCall | None, account_sid: str) -> N
         raise RelayRefused("the call's account is not active")
     if account_sid and setup.account_sid != account_sid:
         raise RelayRefused("the call belongs to another Twilio account")
-    if call.twilio_status in FINAL_STATUSES:
+    if call.ended:
         raise RelayRefused("the call has ended")
     if (setup.from_number and setup.from_number != call.from_number) or \
             (setup.to_number and setup.to_number != call.to_number):
@@ -148,7 +143,7 @@ def _signature_ok(websocket: WebSocket, svc: AppServices) -> bool:
         return False
     query = websocket.url.query
     url = svc.settings.relay_url + (f"?{query}" if query else "")
-    return svc.signatures.is_valid_url(url, {}, signature)
+    return websocket.app.state.twilio_signatures.is_valid_url(url, {}, signature)
 
 
 async def _receive_json(websocket: WebSocket) -> dict | None:
@@ -194,7 +189,8 @@ async def relay(websocket: WebSocket) -> None:
         return
 
     voice = RelayVoice(websocket)
-    session = open_session(svc, call, voice)
+    session = open_session(call, voice, templates=svc.templates, llm=svc.llm, writer=svc.conversations.writer,
+                           clock=svc.clock)
     log.info("relay %s connected for call %s (%s)", setup.session_id, setup.call_sid, session.receptionist.mode)
     pending_prompt = ""
     try:

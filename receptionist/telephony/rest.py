@@ -7,14 +7,13 @@ httpx because the `twilio` client decodes bodies as text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from receptionist.core.retry import PermanentError, with_backoff
+from receptionist.core.ports import RecordingUnavailable, SentText, TextRefused
+from receptionist.core.retry import with_backoff
 
 # Twilio error codes meaning the recipient cannot be texted, ever, from this sender: 21610 is
 # "unsubscribed recipient" (they replied STOP to Twilio directly), 21614 "not a mobile number".
@@ -22,25 +21,12 @@ UNREACHABLE_CODES = {21610: "the recipient has opted out (STOP) at Twilio", 2161
                      21211: "not a valid phone number", 21408: "no permission to send to this region"}
 
 
-class RecordingUnavailable(PermanentError):
-    """Twilio answered that the recording does not exist or cannot be read with our credentials."""
-
-
-class SmsRefused(PermanentError):
-    """Twilio refused the message for a reason no retry heals."""
-
-    def __init__(self, message: str, code: int | None = None):
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class SentSms:
-    sid: str
-    status: str
+OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
 
 
 class TwilioRest:
+    """The domain's `TelephonyApi` (receptionist.core.ports) over Twilio's REST API."""
+
     def __init__(self, api_url: str, account_sid: str, auth_token: str, retry_window_s: float = 300.0):
         self.api_url = api_url.rstrip("/")
         self.account_sid = account_sid
@@ -83,21 +69,25 @@ class TwilioRest:
         return with_backoff(delete, what=f"deletion of {recording_sid} at Twilio", is_transient=_transient_twilio,
                             window_s=self.retry_window_s)
 
-    def send_sms(self, to: str, from_: str, body: str) -> SentSms:
-        def send() -> SentSms:
+    def send_sms(self, to: str, from_: str, body: str) -> SentText:
+        def send() -> SentText:
             try:
                 message = self.client.messages.create(to=to, from_=from_, body=body)
             except TwilioRestException as exc:
                 if not _transient_twilio(exc):
                     reason = UNREACHABLE_CODES.get(exc.code or 0, exc.msg)
-                    raise SmsRefused(f"Twilio refused the text to {to}: {reason} (code {exc.code})", exc.code) from exc
+                    raise TextRefused(f"Twilio refused the text to {to}: {reason} (code {exc.code})",
+                                      opted_out=exc.code == OPTED_OUT) from exc
                 raise
-            return SentSms(message.sid, message.status)
+            return SentText(message.sid, message.status)
 
         return with_backoff(send, what=f"text to {to}", is_transient=_transient_twilio, window_s=self.retry_window_s)
 
     def close(self) -> None:
         self._http.close()
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()
 
 
 def _transient_http(exc: BaseException) -> bool:

@@ -13,10 +13,10 @@ from fastapi.responses import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
 from receptionist.notify import consent
-from receptionist.api.deps import services
-from receptionist.api.errors import ApiError
-from receptionist.services import AppServices
 from receptionist.telephony.webhooks import signed_form
+from receptionist.web.deps import services
+from receptionist.web.errors import ApiError
+from receptionist.web.services import AppServices
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", tags=["twilio"])

@@ -11,11 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from receptionist.calls import records as calls
-from receptionist.api.deps import services
-from receptionist.api.errors import ApiError
-from receptionist.services import AppServices
-from receptionist.telephony import twiml
-from receptionist.telephony.events import CallStarted, CallStatusChanged, MalformedWebhook, RecordingReady
+from receptionist.telephony import events, twiml
+from receptionist.web.deps import services
+from receptionist.web.errors import ApiError
+from receptionist.web.services import AppServices
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", tags=["twilio"])
@@ -36,7 +35,7 @@ async def signed_form(request: Request, svc: AppServices = Depends(services)) ->
         raise ApiError(400, f"unreadable form body: {exc}") from exc
     params = {key: value for key, value in form.items() if isinstance(value, str)}
     signature = request.headers.get("x-twilio-signature")
-    if not svc.signatures.is_valid(request.url.path, request.url.query, params, signature):
+    if not request.app.state.twilio_signatures.is_valid(request.url.path, request.url.query, params, signature):
         log.warning("rejected %s: bad or missing Twilio signature", request.url.path)
         raise ApiError(403, "invalid Twilio signature")
     return params
@@ -49,13 +48,13 @@ def _xml(body: str) -> Response:
 def _parse(parser, form: dict[str, str]):
     try:
         return parser(form)
-    except MalformedWebhook as exc:
+    except events.MalformedWebhook as exc:
         raise ApiError(400, str(exc)) from exc
 
 
 @router.post("/voice", response_class=Response)
 def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
-    event = _parse(CallStarted.from_form, form)
+    event = _parse(events.call_started, form)
     account = svc.directory.route(event.to_number)
     if account is None:
         log.info("call %s to unknown number %s", event.call_sid, event.to_number)
@@ -66,13 +65,13 @@ def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depend
 
 @router.post("/status", response_class=Response)
 def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
-    event = _parse(CallStatusChanged.from_form, form)
+    event = _parse(events.call_status, form)
     with svc.db.session() as session:
         call = calls.record_status(session, event)
         if call is None:
             log.info("status %s for unknown call %s ignored", event.status, event.call_sid)
             return _xml(twiml.empty())
-        missed = call.outcome == "missed" and event.status in calls.FINAL_STATUSES
+        missed = call.outcome == "missed" and event.final
     if missed:  # after the commit, so the job sees the outcome
         svc.queue.enqueue_call_ended(event.call_sid)
     return _xml(twiml.empty())
@@ -80,7 +79,7 @@ def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depen
 
 @router.post("/recording", response_class=Response)
 def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
-    event = _parse(RecordingReady.from_form, form)
+    event = _parse(events.recording_status, form)
     if event.status == "absent":
         # No recording will come (silence or a hang-up at once): alert from what the relay heard.
         with svc.db.session() as session:
@@ -92,7 +91,7 @@ def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = De
         log.info("recording %s of call %s is %s; nothing to process", event.recording_sid, event.call_sid, event.status)
         return _xml(twiml.empty())
     with svc.db.session() as session:
-        row, _created = calls.register_recording(session, event)
+        row, _created = calls.register_recording(session, event.ready)
         if row is None:
             erased = calls.note_recording_of_erased_call(session, event.call_sid, event.recording_sid)
         else:

@@ -8,15 +8,22 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from receptionist.accounts import service as accounts
-
 from receptionist.accounts import auth
-from receptionist.api.deps import principal, services, session
-from receptionist.api.routes.calls import call_list_item
-from receptionist.api.schemas import AccountCreate, AccountOut, AccountUpdate, CallPage, Phone, UserCreate, UserOut
+from receptionist.accounts import service as accounts
+from receptionist.accounts.access import load_account
 from receptionist.accounts.auth import Principal
-from receptionist.api.errors import ApiError
+from receptionist.accounts.schemas import (
+    AccountCreate,
+    AccountUpdate,
+    Phone,
+    UserCreate,
+)
+from receptionist.api.deps import principal
+from receptionist.api.routes.calls import call_list_item
+from receptionist.api.schemas import AccountOut, CallPage, UserOut
 from receptionist.core.models import Account, Call
+from receptionist.web.deps import services, session
+from receptionist.web.errors import ApiError
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
@@ -32,10 +39,6 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
-def load_account(db: Session, who: Principal, account_id: str, **check) -> Account:
-    account = db.get(Account, account_id) if auth.can_see(who, account_id) else None
-    auth.check_account(who, account.id if account else None, **check)
-    return account
 
 
 @router.post("", status_code=201, response_model=AccountOut)

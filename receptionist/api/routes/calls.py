@@ -7,19 +7,19 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receptionist.core import audit
-
-from receptionist.accounts import auth
-from receptionist.api.deps import principal, services, session
-from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
+from receptionist.accounts.access import load_call
 from receptionist.accounts.auth import Principal
-from receptionist.api.errors import ApiError
+from receptionist.api.deps import principal
+from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
+from receptionist.core import audit
 from receptionist.core.models import Call, Recording
 from receptionist.privacy.retention import training_opted_out
+from receptionist.storage.objects import PRESIGNED_TTL_S
+from receptionist.web.deps import services, session
+from receptionist.web.errors import ApiError
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
-PRESIGNED_TTL_S = 900  # a recording link works for 15 minutes, then must be asked for again
 
 
 def call_list_item(call: Call) -> CallListItem:
@@ -40,10 +40,6 @@ def call_out(call: Call) -> CallOut:
     )
 
 
-def load_call(db: Session, who: Principal, call_sid: str, **check) -> Call:
-    call = db.scalar(select(Call).where(Call.call_sid == call_sid))
-    auth.check_account(who, call.account_id if call else None, what="call", **check)
-    return call
 
 
 @router.get("/{call_sid}", response_model=CallOut, response_model_by_alias=True)

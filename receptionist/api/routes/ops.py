@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from receptionist import __version__
-from receptionist.api.deps import services
+from receptionist.web.deps import services
 
 router = APIRouter(tags=["ops"])
 

@@ -7,42 +7,34 @@ could not delete its copy yet (a worker job keeps trying; ours is already gone).
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receptionist.accounts import auth
-from receptionist.api.deps import principal, services, session
 from receptionist.accounts.auth import Principal
-from receptionist.privacy.erasure import ErasureResult, erase_call, erase_caller
-from receptionist.api.errors import ApiError
-from receptionist.privacy.export import write_export
+from receptionist.api.deps import principal
 from receptionist.core.models import Account, Call, Tombstone, utcnow
-from receptionist.services import AppServices
-from receptionist.telephony.rest import TwilioRest
+from receptionist.core.phone import is_e164
+from receptionist.core.ports import TelephonyApi
+from receptionist.privacy.erasure import ErasureResult, erase_call, erase_caller
+from receptionist.privacy.export import write_export
+from receptionist.web.deps import services, session
+from receptionist.web.errors import ApiError
+from receptionist.web.services import AppServices
 
 router = APIRouter(tags=["privacy"])
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-# Deleting Twilio's copy is retried for a few seconds inside the request, then left to a job.
-TWILIO_RETRY_IN_REQUEST_S = 10.0
 SPOOL_IN_MEMORY = 32 * 1024 * 1024
 
 
-def twilio_rest(request: Request, svc: AppServices = Depends(services)) -> TwilioRest:
-    """One Twilio REST client per app, built on first use (tests override this dependency)."""
-    client = getattr(request.app.state, "privacy_twilio", None)
-    if client is None:
-        settings = svc.settings
-        client = TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
-                            min(settings.step_retry_window_s, TWILIO_RETRY_IN_REQUEST_S))
-        request.app.state.privacy_twilio = client
-    return client
+async def twilio_rest(svc: AppServices = Depends(services)) -> TelephonyApi:
+    """The process's Twilio REST client (tests override this dependency to make Twilio fail)."""
+    return svc.twilio
 
 
 def caller_number(value: str) -> str:
@@ -50,7 +42,7 @@ def caller_number(value: str) -> str:
     value = value.strip()
     if value.isdigit():
         value = "+" + value
-    if not E164.match(value):
+    if not is_e164(value):
         raise ApiError(422, f"{value!r} is not an E.164 phone number like +15551234567")
     return value
 
@@ -66,7 +58,7 @@ def _finish(results: list[ErasureResult], svc: AppServices, response: Response) 
 @router.delete("/api/calls/{call_sid}")
 def delete_call(call_sid: str, response: Response, db: Session = Depends(session),
                 who: Principal = Depends(principal), svc: AppServices = Depends(services),
-                twilio: TwilioRest = Depends(twilio_rest)) -> dict:
+                twilio: TelephonyApi = Depends(twilio_rest)) -> dict:
     """Erase the call: every version of its audio and transcript, Twilio's copy of the recording,
     its transcript, summary and lead; a tombstone (who, when, what) stays for the audit log."""
     account_id = (db.scalar(select(Call.account_id).where(Call.call_sid == call_sid))
@@ -83,7 +75,7 @@ def delete_call(call_sid: str, response: Response, db: Session = Depends(session
 @router.delete("/api/accounts/{account_id}/callers/{e164}")
 def delete_caller(account_id: str, e164: str, response: Response, db: Session = Depends(session),
                   who: Principal = Depends(principal), svc: AppServices = Depends(services),
-                  twilio: TwilioRest = Depends(twilio_rest)) -> dict:
+                  twilio: TelephonyApi = Depends(twilio_rest)) -> dict:
     """Erase every call of this caller to the account, and the texts sent back to them."""
     account = db.get(Account, account_id)
     auth.check_account(who, account.id if account else None, write=True)

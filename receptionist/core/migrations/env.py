@@ -2,7 +2,6 @@
 or on `RECEPTIONIST_DATABASE_URL` when invoked through the `alembic` command."""
 
 from alembic import context
-from sqlalchemy import pool
 
 from receptionist.core.models import Base
 

@@ -1,0 +1,39 @@
+"""The S3 client (boto3), built from settings, and which of its errors a retry can heal."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from receptionist.settings import Settings
+
+
+def make_s3_client(settings: Settings):
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.aws_region,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"} if settings.s3_endpoint_url else {},
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+        ),
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """S3 down, slow or throttling (5xx, SlowDown, a timeout, a dropped connection) heals; a 4xx does not."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
+    return isinstance(exc, (BotoCoreError, OSError))
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a failed request ("" for anything else)."""
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""

@@ -1,0 +1,35 @@
+"""What the web process builds once at start-up and its routes share (built by `receptionist.wiring`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from receptionist.agent.llm import LlmClients
+from receptionist.calls.conversations import ConversationStore
+from receptionist.calls.directory import AccountDirectory
+from receptionist.calls.records import CallStarts
+from receptionist.core.db import Database
+from receptionist.core.models import utcnow
+from receptionist.core.ports import TelephonyApi
+from receptionist.core.queue import JobQueue
+from receptionist.core.templates import Templates
+from receptionist.settings import Settings
+from receptionist.storage.objects import ObjectStore
+
+
+@dataclass
+class AppServices:
+    settings: Settings
+    db: Database
+    queue: JobQueue
+    store: ObjectStore
+    twilio: TelephonyApi  # the one REST client of the process (erasure deletes Twilio's copy)
+    templates: Templates
+    directory: AccountDirectory
+    call_starts: CallStarts
+    conversations: ConversationStore
+    llm: LlmClients  # the relay's model comes from here; unconfigured means the offline receptionist
+    close: Callable[[], None]  # closes everything above that holds a connection (set by whoever built it)
+    clock: Callable[[], datetime] = field(default=utcnow)  # aware "now"; tests move it outside business hours

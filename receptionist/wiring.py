@@ -1,0 +1,117 @@
+"""Building what a process needs from its settings: the only place clients are constructed.
+
+Each process has one composition root (the web app in `receptionist.app`, the worker in
+`workers.worker`, the CLI's commands) and every one of them builds its services here, so the
+database, the job queue, the object store, the one Twilio REST client and the one LLM client factory
+are made the same way everywhere, and whoever built them closes them (`close`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+
+from receptionist.agent.llm import LlmClients
+from receptionist.calls.conversations import ConversationStore
+from receptionist.calls.directory import AccountDirectory
+from receptionist.calls.records import CallStarts
+from receptionist.core.db import Database
+from receptionist.core.queue import JobQueue
+from receptionist.core.templates import Templates
+from receptionist.notify.alerts import AlertSettings, OwnerAlerts
+from receptionist.notify.mailer import Mailer
+from receptionist.postcall.pipeline import PipelineContext
+from receptionist.postcall.summary import LlmSummarizer, Summarizer
+from receptionist.postcall.transcription import Transcriber
+from receptionist.settings import Settings
+from receptionist.storage.objects import ObjectStore
+from receptionist.telephony import twiml
+from receptionist.telephony.rest import TwilioRest
+from receptionist.web.services import AppServices
+
+# A web request deletes Twilio's copy (an erasure) for a few seconds at most, then leaves it to a job.
+WEB_TWILIO_RETRY_S = 10.0
+CLI_TWILIO_RETRY_S = 30.0
+
+
+@dataclass
+class Common:
+    """The services every process builds: database, queue, object store, Twilio, LLM, words."""
+
+    settings: Settings
+    db: Database
+    queue: JobQueue
+    store: ObjectStore
+    twilio: TwilioRest | None  # None without Twilio credentials (nothing can be fetched or deleted there)
+    llm: LlmClients
+    templates: Templates
+
+    def close(self) -> None:
+        if self.twilio is not None:
+            self.twilio.close()
+        self.llm.close()
+        self.db.dispose()
+        self.queue.redis.close()
+
+
+def build_twilio(settings: Settings, retry_window_s: float) -> TwilioRest | None:
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    return TwilioRest(settings.twilio_api_url, settings.twilio_account_sid, settings.twilio_auth_token,
+                      retry_window_s)
+
+
+def build_common(settings: Settings, *, db_pool_size: int, twilio_retry_s: float) -> Common:
+    return Common(
+        settings=settings,
+        db=Database(settings.database_url, db_pool_size),
+        queue=JobQueue.from_url(settings.redis_url, settings.queue_name, settings.job_timeout_s),
+        store=ObjectStore.from_settings(settings),
+        twilio=build_twilio(settings, min(settings.step_retry_window_s, twilio_retry_s)),
+        llm=LlmClients(settings),
+        templates=Templates(),
+    )
+
+
+def build_app_services(settings: Settings) -> AppServices:
+    """The web process: the common services plus call routing, call starts and the live conversations."""
+    common = build_common(settings, db_pool_size=settings.db_pool_size, twilio_retry_s=WEB_TWILIO_RETRY_S)
+    render_answer = partial(twiml.answer_for_account, templates=common.templates, settings=settings)
+    return AppServices(
+        settings=settings, db=common.db, queue=common.queue, store=common.store, twilio=common.twilio,
+        templates=common.templates, directory=AccountDirectory(common.db, render_answer),
+        call_starts=CallStarts(common.db.hot_engine), conversations=ConversationStore(common.db), llm=common.llm,
+        close=common.close,
+    )
+
+
+def build_pipeline_context(settings: Settings, transcriber: Transcriber | None = None) -> PipelineContext:
+    """The worker process: the common services plus the Whisper model, the summarizer and the alerts."""
+    common = build_common(settings, db_pool_size=4, twilio_retry_s=settings.step_retry_window_s)
+    json_model = common.llm.json_model()
+    return PipelineContext(
+        settings=settings,
+        db=common.db,
+        store=common.store,
+        twilio=common.twilio,
+        transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
+                                               settings.whisper_beam_size, settings.whisper_threads),
+        templates=common.templates,
+        alerts=OwnerAlerts(common.db, Mailer(settings.smtp_url), common.twilio, common.templates, AlertSettings(
+            from_email=settings.alert_from_email, from_number=settings.alert_from_number,
+            public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
+        summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None),
+        close=common.close,
+    )
+
+
+@contextmanager
+def command_services(settings: Settings) -> Iterator[Common]:
+    """A CLI command's services, closed when the command is done."""
+    common = build_common(settings, db_pool_size=2, twilio_retry_s=CLI_TWILIO_RETRY_S)
+    try:
+        yield common
+    finally:
+        common.close()
