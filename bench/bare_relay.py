@@ -21,15 +21,17 @@ import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from receptionist.agent.llm import ChatModel, EventStream, build_streaming_client
-from receptionist.agent.tools import TOOLS
+from receptionist.agent.tools import tool_schemas
+from receptionist.core.templates import Templates
 from receptionist.settings import Settings
 
-SYSTEM_PROMPT = (Path(__file__).resolve().parent.parent / "prompts" / "system_prompt.txt").read_text()
+TEMPLATES = Templates()
+SYSTEM_PROMPT = TEMPLATES.env.loader.get_source(TEMPLATES.env, "system_prompt.txt")[0]
+TOOLS = tool_schemas(TEMPLATES)
 LAST = json.dumps({"type": "text", "token": "", "last": True})
 
 

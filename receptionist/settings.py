@@ -7,7 +7,6 @@ Names follow the contract in DESIGN.md exactly; several are standard names share
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -114,4 +113,3 @@ class Settings(BaseSettings):
 
 ENV_NAMES = {name: field.validation_alias.choices[0] for name, field in Settings.model_fields.items()}
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"

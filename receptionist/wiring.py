@@ -102,7 +102,7 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
         alerts=OwnerAlerts(common.db, Mailer(settings.smtp_url), common.twilio, common.templates, AlertSettings(
             from_email=settings.alert_from_email, from_number=settings.alert_from_number,
             public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
-        summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None),
+        summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None, common.templates),
         close=common.close,
     )
 

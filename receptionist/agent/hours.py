@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from receptionist.agent.lines import Lines
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SLOT_STEP_MIN = 15  # proposed slots start on the quarter hour
@@ -40,7 +42,8 @@ def spoken_datetime(moment: datetime) -> str:
 
 
 class BusinessHours:
-    def __init__(self, hours: dict[str, str] | None, timezone: str):
+    def __init__(self, hours: dict[str, str] | None, timezone: str, lines: Lines | None = None):
+        self.lines = lines or Lines.packaged()  # how the hours are said (prompts/receptionist_lines.txt)
         self.zone = ZoneInfo(timezone or "UTC")
         self.known = bool(hours)
         # Day index (0 = Monday) → (opens, closes) in minutes after local midnight, or None when closed.
@@ -97,7 +100,7 @@ class BusinessHours:
         return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.zone)
 
     def describe(self) -> list[str]:
-        """The week as a receptionist says it, runs of equal days joined: `Monday to Friday, 8 AM to 5 PM`."""
+        """The week as a receptionist says it, runs of equal days joined: `Monday to Friday: 8 AM to 5 PM`."""
         if not self.known:
             return []
         lines: list[str] = []
@@ -106,25 +109,24 @@ class BusinessHours:
             end = index
             while end + 1 < 7 and self.spans[end + 1] == self.spans[index]:
                 end += 1
-            days = DAY_NAMES[index] if end == index else (
-                f"{DAY_NAMES[index]} and {DAY_NAMES[end]}" if end == index + 1 else f"{DAY_NAMES[index]} to {DAY_NAMES[end]}")
+            days = self.lines("days", first=DAY_NAMES[index], last=DAY_NAMES[end], count=end - index + 1)
             span = self.spans[index]
-            lines.append(f"{days}: closed" if span is None else f"{days}: {spoken_time(span[0])} to {spoken_time(span[1])}")
+            lines.append(self.lines("day_closed", days=days) if span is None else
+                         self.lines("day_hours", days=days, opens=spoken_time(span[0]), closes=spoken_time(span[1])))
             index = end + 1
         return lines
 
     def today(self, moment: datetime) -> str:
-        """`open until 5 PM today`, `closed now, opening Monday at 8 AM`: what "are you open?" needs."""
+        """`We're open now, until 5 PM today.`, `… we open Monday at 8 AM.`: what "are you open?" needs."""
         if not self.known:
             return ""
         local = self.local(moment)
         span = self.spans[local.weekday()]
         minute = local.hour * 60 + local.minute
         if span is not None and span[0] <= minute < span[1]:
-            return f"We're open now, until {spoken_time(span[1])} today."
+            return self.lines("open_now", until=spoken_time(span[1]))
         upcoming = self.next_slot(moment, 0)
         if upcoming is None:
-            return "We're closed right now."
-        when = "today" if upcoming.date() == local.date() else (
-            "tomorrow" if upcoming.date() == local.date() + timedelta(days=1) else DAY_NAMES[upcoming.weekday()])
-        return f"We're closed right now; we open {when} at {spoken_time(upcoming.hour * 60 + upcoming.minute)}."
+            return self.lines("closed_now")
+        return self.lines("closed_until", days_ahead=(upcoming.date() - local.date()).days,
+                          weekday=DAY_NAMES[upcoming.weekday()], at=spoken_time(upcoming.hour * 60 + upcoming.minute))

@@ -1,4 +1,5 @@
-"""The receptionist's own words, one Jinja2 macro each in `prompts/receptionist_lines.txt`."""
+"""The receptionist's own words, one Jinja2 macro each in `prompts/receptionist_lines.txt`
+(and what its tools tell the model, in `prompts/tool_results.txt`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,18 @@ def spoken_list(items: Iterable[str], conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
+TOOL_RESULTS_TEMPLATE = "tool_results.txt"
+
+
 class Lines:
+    """The receptionist's lines: `lines("goodbye", business_name=…)`."""
+
     def __init__(self, templates: Templates):
-        self.module = templates.env.get_template(LINES_TEMPLATE).module
+        self._macros = templates.macros(LINES_TEMPLATE)
+
+    @classmethod
+    def packaged(cls) -> Lines:
+        return cls(Templates.packaged())
 
     def __call__(self, line: str, /, **values) -> str:
-        """One line, whitespace collapsed (the template's layout is for reviewers, not for speech)."""
-        return " ".join(str(getattr(self.module, line)(**values)).split())
+        return self._macros(line, **values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from receptionist.agent.hours import BusinessHours
+from receptionist.agent.lines import Lines
 from receptionist.core.phone import country_code_of
 
 
@@ -28,14 +29,14 @@ class BusinessProfile:
 
     @classmethod
     def build(cls, *, name: str, timezone: str, business: dict | None, transfer_number: str | None,
-              business_number: str, caller_number: str) -> BusinessProfile:
+              business_number: str, caller_number: str, lines: Lines | None = None) -> BusinessProfile:
         business = business or {}
         return cls(
             name=name,
             timezone=timezone or "UTC",
             services=tuple(business.get("services") or ()),
             service_areas=tuple(business.get("service_areas") or ()),
-            hours=BusinessHours(business.get("hours"), timezone or "UTC"),
+            hours=BusinessHours(business.get("hours"), timezone or "UTC", lines),
             faq=tuple(FaqEntry(e["question"], e["answer"]) for e in business.get("faq") or ()
                       if e.get("question") and e.get("answer")),
             transfer_number=transfer_number or None,

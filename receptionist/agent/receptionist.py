@@ -114,7 +114,7 @@ class Receptionist:
             log.info("call %s: key %r pressed; no menu uses it", self.call_sid, digit)
             return
         await self._stop_reply()
-        self.history.append({"role": "user", "content": "(The caller pressed 0 to reach a person.)"})
+        self.history.append({"role": "user", "content": self.tools.notes("pressed_for_person")})
         outcome = self.tools.transfer_to_human("the caller pressed 0 to reach a person")
         if outcome.ending is not None:
             await self._end(outcome.ending)
@@ -285,7 +285,7 @@ class Receptionist:
     async def _end(self, ending: Ending) -> None:
         self.ended = True
         if ending.farewell:
-            # Spoken by the call right after the relay ends (see twiml.after_relay); the caller hears it.
+            # Spoken by the call right after the relay ends (the action URL's TwiML, telephony.twiml.hang_up).
             self.history.append({"role": "assistant", "content": ending.farewell})
             self.record.add_turn("receptionist", ending.farewell)
         self.record.changed()

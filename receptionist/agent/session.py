@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from receptionist.agent.events import Voice
-from receptionist.agent.lines import Lines
+from receptionist.agent.lines import TOOL_RESULTS_TEMPLATE, Lines
 from receptionist.agent.llm import LlmClients
 from receptionist.agent.offline import OfflineIntake
 from receptionist.agent.profile import BusinessProfile
 from receptionist.agent.prompt import system_prompt
 from receptionist.agent.receptionist import Receptionist
 from receptionist.agent.record import CallRecord
-from receptionist.agent.tools import TOOLS, ToolBox
+from receptionist.agent.tools import ToolBox, tool_schemas
 from receptionist.calls.conversations import CallJournal, ConversationWriter, LiveCall
 from receptionist.core.templates import Templates
 
@@ -32,16 +32,16 @@ class CallSession:
 
 def open_session(call: LiveCall, voice: Voice, *, templates: Templates, llm: LlmClients, writer: ConversationWriter,
                  clock: Callable[[], datetime]) -> CallSession:
+    lines = Lines(templates)
     profile = BusinessProfile.build(name=call.business_name, timezone=call.timezone, business=call.business,
                                     transfer_number=call.transfer_number, business_number=call.to_number,
-                                    caller_number=call.from_number)
+                                    caller_number=call.from_number, lines=lines)
     record = CallRecord(conversation=call.conversation, lead=call.lead, handoff=call.handoff, outcome=call.outcome,
                         clock=clock)
     journal = CallJournal(writer, call.call_sid, record.snapshot)
     record.on_change = journal.mark
-    lines = Lines(templates)
-    tools = ToolBox(profile, record, lines, clock)
-    model = llm.chat_model(TOOLS)
+    tools = ToolBox(profile, record, lines, clock, notes=templates.macros(TOOL_RESULTS_TEMPLATE))
+    model = llm.chat_model(tool_schemas(templates))
     greeting = call.greeting or templates.render("greeting.txt", business_name=call.business_name)
     receptionist = Receptionist(
         record=record, voice=voice, lines=lines, tools=tools, offline=OfflineIntake(profile, record, lines, tools),

@@ -12,61 +12,28 @@ from datetime import datetime
 
 from receptionist.agent.events import Ending
 from receptionist.agent.hours import spoken_datetime
-from receptionist.agent.lines import Lines
+from receptionist.agent.lines import TOOL_RESULTS_TEMPLATE, Lines
 from receptionist.agent.profile import BusinessProfile
 from receptionist.agent.record import CallRecord
 from receptionist.core import phone
+from receptionist.core.templates import Macros, Templates
 
 APPOINTMENT_MINUTES = 60  # a requested visit must fit inside one day's opening hours
 URGENCIES = ("low", "normal", "high", "emergency")
 
 
-def _function(name: str, description: str, properties: dict, required: tuple[str, ...] = ()) -> dict:
-    return {"type": "function", "function": {
-        "name": name, "description": description,
-        "parameters": {"type": "object", "properties": properties, "required": list(required),
-                       "additionalProperties": False}}}
+TOOLS_FILE = "receptionist_tools.json"  # the tools as the model sees them: names, descriptions, parameters
+TOOL_NAMES = frozenset({"capture_lead", "request_appointment", "transfer_to_human", "end_call"})
 
 
-TOOLS: list[dict] = [
-    _function(
-        "capture_lead",
-        "Save the caller's details for a callback as soon as you learn any of them; call again to add or correct.",
-        {
-            "name": {"type": "string", "description": "the caller's name"},
-            "callback_number": {"type": "string",
-                                "description": "the number to call back, digits as said, or E.164 like +15551234567"},
-            "address": {"type": "string", "description": "where the work is needed"},
-            "reason": {"type": "string", "description": "what the caller needs, in a short sentence"},
-            "urgency": {"type": "string", "enum": list(URGENCIES),
-                        "description": "emergency: active damage or danger; high: today or as soon as possible"},
-        },
-    ),
-    _function(
-        "request_appointment",
-        "Ask for an appointment at a local date and time. Only times inside business hours are accepted; "
-        "otherwise the answer gives the next open slot to offer instead.",
-        {
-            "requested_start": {"type": "string",
-                                "description": "local date and time in the business's timezone, like 2025-06-03T10:00"},
-            "notes": {"type": "string", "description": "what the visit is for"},
-        },
-        ("requested_start",),
-    ),
-    _function(
-        "transfer_to_human",
-        "Hand the call to a person at the business, when the caller asks for one or the matter needs one now.",
-        {"reason": {"type": "string", "description": "why the caller needs a person"}},
-        ("reason",),
-    ),
-    _function(
-        "end_call",
-        "Finish the call once the caller has nothing more. The farewell is spoken to them after you finish.",
-        {"farewell": {"type": "string", "description": "a short goodbye, e.g. 'Thanks for calling, goodbye!'"}},
-    ),
-]
-TOOL_NAMES = frozenset(tool["function"]["name"] for tool in TOOLS)
-_PARAMETERS = {tool["function"]["name"]: frozenset(tool["function"]["parameters"]["properties"]) for tool in TOOLS}
+def tool_schemas(templates: Templates) -> list[dict]:
+    """The tools' schemas for the Chat Completions request (parsed once per `Templates`)."""
+    return templates.data(TOOLS_FILE)
+
+
+def tool_parameters(templates: Templates) -> dict[str, frozenset[str]]:
+    return {tool["function"]["name"]: frozenset(tool["function"]["parameters"]["properties"])
+            for tool in tool_schemas(templates)}
 
 
 class MalformedToolCall(ValueError):
@@ -84,11 +51,15 @@ def _text(value) -> str:
 
 
 class ToolBox:
-    def __init__(self, profile: BusinessProfile, record: CallRecord, lines: Lines, clock: Callable[[], datetime]):
+    def __init__(self, profile: BusinessProfile, record: CallRecord, lines: Lines, clock: Callable[[], datetime],
+                 notes: Macros | None = None, templates: Templates | None = None):
+        templates = templates or Templates.packaged()
         self.profile = profile
         self.record = record
         self.lines = lines
         self.clock = clock
+        self.notes = notes or templates.macros(TOOL_RESULTS_TEMPLATE)  # what the model is told of the results
+        self.parameters = tool_parameters(templates)
 
     def run(self, name: str, arguments) -> ToolOutcome:
         if name not in TOOL_NAMES:
@@ -96,7 +67,7 @@ class ToolBox:
         if not isinstance(arguments, dict):
             raise MalformedToolCall(f"arguments of {name} are not a JSON object")
         # Arguments the schema does not name are dropped, not passed on.
-        return getattr(self, name)(**{k: v for k, v in arguments.items() if k in _PARAMETERS[name]})
+        return getattr(self, name)(**{k: v for k, v in arguments.items() if k in self.parameters[name]})
 
     # --- the tools ----------------------------------------------------------------------------------
     def capture_lead(self, name=None, callback_number=None, address=None, reason=None,
@@ -107,13 +78,13 @@ class ToolBox:
             if _text(urgency).lower() in URGENCIES:
                 fields["urgency"] = _text(urgency).lower()
             else:
-                problems.append(f"urgency must be one of {', '.join(URGENCIES)}")
+                problems.append(self.notes("bad_urgency", urgencies=", ".join(URGENCIES)))
         if _text(callback_number):
             number = phone.normalise(_text(callback_number), self.profile.caller_number, self.profile.country_code)
             if number:
                 fields["callback_number"] = number
             else:
-                problems.append("callback_number is not a phone number; ask the caller to repeat it")
+                problems.append(self.notes("bad_number"))
         saved = self.record.update_lead(**fields)
         self.record.changed()
         result = {"ok": not problems, "saved": saved,
@@ -128,13 +99,12 @@ class ToolBox:
         try:
             start = datetime.fromisoformat(_text(requested_start))
         except ValueError:
-            return ToolOutcome({"ok": False, "error": "requested_start must be a local date and time like "
-                                                      "2025-06-03T10:00"})
+            return ToolOutcome({"ok": False, "error": self.notes("bad_start")})
         start = start.replace(tzinfo=hours.zone) if start.tzinfo is None else start.astimezone(hours.zone)
         if start < now:
-            refusal = "that time has already passed"
+            refusal = self.notes("time_passed")
         elif not hours.fits(start, APPOINTMENT_MINUTES):
-            refusal = "that time is outside business hours"
+            refusal = self.notes("outside_hours")
         else:
             appointment = {"requested_start": start.isoformat(), "requested_time": spoken_datetime(start),
                            "timezone": self.profile.timezone, "status": "requested"}
@@ -143,22 +113,22 @@ class ToolBox:
             self.record.request_appointment(appointment)
             self.record.changed()
             return ToolOutcome({"ok": True, "requested_time": appointment["requested_time"],
-                                "note": "Requested, not booked: tell the caller the team will confirm it."})
+                                "note": self.notes("requested_not_booked")})
         slot = hours.next_slot(max(start, now), APPOINTMENT_MINUTES)
         result = {"ok": False, "reason": refusal, "business_hours": hours.describe()}
         if slot is not None:
             result |= {"next_open_slot": slot.replace(tzinfo=None).isoformat(timespec="minutes"),
                        "next_open_slot_spoken": spoken_datetime(slot)}
         else:
-            result["note"] = "no open slot in the next two weeks; offer a callback instead"
+            result["note"] = self.notes("no_slot")
         return ToolOutcome(result)
 
     def transfer_to_human(self, reason=None) -> ToolOutcome:
         why = _text(reason) or "the caller asked for a person"
         number = self.profile.transfer_number
         if not number:
-            return ToolOutcome({"ok": False, "reason": "no one is available to take calls right now",
-                                "instead": "say so and take a message: name, callback number and reason"})
+            return ToolOutcome({"ok": False, "reason": self.notes("nobody_available"),
+                                "instead": self.notes("take_message_instead")})
         self.record.hand_off({"reason": why, "transfer_to": number, "requested_at": self.record.now()})
         self.record.changed()
         return ToolOutcome({"ok": True}, Ending("transfer", why, transfer_to=number))

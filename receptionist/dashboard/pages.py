@@ -24,6 +24,7 @@ TEMPLATES_DIR = HERE / "templates"
 CSS_PATH = HERE / "static" / "dashboard.css"
 
 SPEAKERS = {"caller": "Caller", "receptionist": "Receptionist"}
+MESSAGES = "dashboard_messages.txt"
 ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Not valid"}
 
 
@@ -123,13 +124,18 @@ def sign_in_redirect(exc: SignInRequired) -> RedirectResponse:
     return response
 
 
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+def message(request: Request, name: str) -> str:
+    """One of the dashboard's messages (prompts/dashboard_messages.txt)."""
+    return request.app.state.services.templates.macros(MESSAGES)(name)
+
+
+def error_page(request: Request, status_code: int, text: str) -> HTMLResponse:
     viewer = getattr(request.state, "viewer", None)
     if status_code == 404:
         # The same words whether the thing is missing or someone else's: existence must not leak.
-        message = "There is nothing here, or it is not yours to see."
+        text = message(request, "not_found")
     return render(request, "error.html", status_code=status_code, viewer=viewer,
-                  title=ERROR_TITLES.get(status_code, "Error"), status=status_code, message=message)
+                  title=ERROR_TITLES.get(status_code, "Error"), status=status_code, message=text)
 
 
 class PageRoute(APIRoute):
@@ -149,6 +155,6 @@ class PageRoute(APIRoute):
                     return sign_in_redirect(SignInRequired())
                 return error_page(request, exc.status, exc.message)
             except RequestValidationError:
-                return error_page(request, 404 if request.method == "GET" else 400, "That address is not valid.")
+                return error_page(request, 404 if request.method == "GET" else 400, message(request, "bad_address"))
 
         return page_handler

@@ -29,7 +29,13 @@ from receptionist.core import audit
 from receptionist.core.errors import DomainError, Unauthenticated
 from receptionist.core.models import Account, Call, Recording, User
 from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
-from receptionist.dashboard.pages import CSS_PATH, PageRoute, SignInRequired, render
+from receptionist.dashboard.pages import (
+    CSS_PATH,
+    PageRoute,
+    SignInRequired,
+    message,
+    render,
+)
 from receptionist.dashboard.sessions import (
     ADMIN_TOKEN_SUBJECT,
     COOKIE_NAME,
@@ -47,11 +53,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 25
 ENDED_KEY = "receptionist:dashboard:signed-out:{}"
 SAFE_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/_\-.~%]*$")
-NOTICES = {
-    "signed-out": "You are signed out.",
-    "expired": "Your session ended. Sign in again.",
-    "closed": "This account is closed.",
-}
+NOTICES = {"signed-out": "signed_out", "expired": "expired", "closed": "closed"}  # ?notice= → message
 
 
 def build_codec(app: FastAPI) -> SessionCodec:
@@ -145,7 +147,7 @@ def checked_form(request: Request, form: FormData = Depends(posted_form),
                  viewer: Viewer = Depends(current_viewer)) -> FormData:
     """The posted form, once its CSRF token is the one bound to this session (403 otherwise)."""
     if not codec_of(request).check_csrf(viewer.session, _text(form, "csrf")):
-        raise ApiError(403, "This form has expired or did not come from this site. Reload the page and try again.")
+        raise ApiError(403, message(request, "form_expired"))
     return form
 
 
@@ -182,7 +184,7 @@ def signin_page(request: Request, next: str | None = Query(None), notice: str | 
     if data is None or data.signed_in:
         data = codec.anonymous()
     response = render(request, "signin.html", title="Sign in", csrf=codec.csrf_token(data), next=safe_next(next),
-                      notice=NOTICES.get(notice or ""), error=None)
+                      notice=message(request, NOTICES[notice]) if notice in NOTICES else None, error=None)
     set_session(response, request, data)
     return response
 
@@ -193,7 +195,7 @@ def signin(request: Request, form: FormData = Depends(posted_form), db: Session 
     codec = codec_of(request)
     data = codec.loads(request.cookies.get(COOKIE_NAME))
     if not codec.check_csrf(data, _text(form, "csrf")):
-        raise ApiError(403, "The sign-in form expired. Reload the page and try again.")
+        raise ApiError(403, message(request, "signin_expired"))
     next_path = safe_next(_text(form, "next"))
 
     def refuse(message: str):
@@ -203,14 +205,14 @@ def signin(request: Request, form: FormData = Depends(posted_form), db: Session 
     try:
         who = auth.authenticate(db, (_text(form, "token") or "").strip(), svc.settings.admin_token)
     except Unauthenticated:
-        return refuse("That token is not valid.")
+        return refuse(message(request, "bad_token"))
     if who.user_id is None:
         signed = codec.signed_in(ADMIN_TOKEN_SUBJECT, svc.settings.admin_token)
     else:
         user = db.get(User, who.user_id)
         account = db.get(Account, user.account_id) if user.account_id else None
         if not who.is_admin and (account is None or account.status != "active"):
-            return refuse("This account is closed.")
+            return refuse(message(request, "closed"))
         signed = codec.signed_in(f"user:{user.id}", user.token_hash)
     audit.record(db, who.actor, "session.signin", account_id=who.account_id, via="dashboard")
     db.commit()
@@ -225,7 +227,7 @@ def signout(request: Request, form: FormData = Depends(posted_form), db: Session
     codec = codec_of(request)
     data = codec.loads(request.cookies.get(COOKIE_NAME))
     if data is not None and not codec.check_csrf(data, _text(form, "csrf")):
-        raise ApiError(403, "This form has expired. Reload the page and try again.")
+        raise ApiError(403, message(request, "form_expired"))
     try:
         viewer = resolve_viewer(request, db, svc)
     except SignInRequired:
@@ -278,13 +280,13 @@ def call_page(call_sid: str, request: Request, viewer: Viewer = Depends(current_
 
 
 @router.get("/calls/{call_sid}/recording")
-def call_recording(call_sid: str, viewer: Viewer = Depends(current_viewer), db: Session = Depends(session),
+def call_recording(call_sid: str, request: Request, viewer: Viewer = Depends(current_viewer), db: Session = Depends(session),
                    svc: AppServices = Depends(services)):
     """The audio element's source: a redirect to a presigned URL, so the browser never needs a token."""
     call = load_call(db, viewer.principal, call_sid)
     key = stored_recording_key(db, call)
     if key is None:
-        raise ApiError(404, "this call has no stored recording")
+        raise ApiError(404, message(request, "no_recording"))
     audit.record(db, viewer.principal.actor, "recording.read", account_id=call.account_id, call_sid=call.call_sid,
                  key=key, via="dashboard")
     db.commit()

@@ -39,7 +39,7 @@ class CallSummary(BaseModel):
 
 def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcript: list[dict] | None,
                     live_lead: dict | None, service_areas: list[str], services: list[str] = (),
-                    default_country: str = "1") -> CallSummary:
+                    default_country: str = "1", templates: Templates | None = None) -> CallSummary:
     text = caller_text(conversation, transcript)
     sentences = [s for s in SENTENCE.split(text) if s.strip()]
     extracted = Lead(
@@ -51,23 +51,11 @@ def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcri
         urgency=extract_urgency(text) if text else None,
     )
     lead = merge_leads(live_lead, extracted)
-    return CallSummary(summary=describe(lead, spoke=bool(text)), lead=lead)
+    return CallSummary(summary=describe(lead, spoke=bool(text), templates=templates), lead=lead)
 
 
-def describe(lead: Lead, spoke: bool) -> str:
-    if not spoke:
-        return "The caller hung up without leaving a message."
-    who = lead.name or "Caller"
-    summary = f'{who}: "{lead.reason.rstrip(".")}."' if lead.reason else f"{who} called."
-    if lead.address:
-        summary += f" Location: {lead.address}."
-    if lead.urgency in ("high", "emergency"):
-        summary += f" Urgency: {lead.urgency}."
-    if lead.appointment and lead.appointment.requested_time:
-        summary += f" Asked for an appointment {lead.appointment.requested_time}."
-    if lead.callback_number:
-        summary += f" Call back at {lead.callback_number}."
-    return summary
+def describe(lead: Lead, spoke: bool, templates: Templates | None = None) -> str:
+    return (templates or Templates.packaged()).render("summary_extractive.txt", lead=lead, spoke=spoke)
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,8 +110,8 @@ class LlmSummarizer:
         problem = None
         for attempt in (1, 2):  # one retry on invalid output, told what was wrong
             if problem:
-                messages = messages + [{"role": "user", "content": f"Your answer was invalid: {problem}. "
-                                        "Answer again with JSON that matches the schema exactly."}]
+                messages = messages + [{"role": "user",
+                                        "content": self.templates.render("summary_retry.txt", problem=problem)}]
             content = self.model.complete(messages, name="call_summary", schema=summary_schema())
             try:
                 result = CallSummary.model_validate_json(content)
@@ -142,8 +130,9 @@ class InvalidSummary(Exception):
 class Summarizer:
     """LLM when configured, extraction otherwise, and extraction whenever the LLM fails."""
 
-    def __init__(self, llm: LlmSummarizer | None):
+    def __init__(self, llm: LlmSummarizer | None, templates: Templates | None = None):
         self.llm = llm
+        self.templates = templates
 
     def summarize(self, *, business_name: str, business: dict, caller_id: str, conversation: list[dict] | None,
                   transcript: list[dict] | None, live_lead: dict | None, default_country: str = "1") -> tuple[CallSummary, str]:
@@ -157,4 +146,4 @@ class Summarizer:
         return extract_summary(caller_id=caller_id, conversation=conversation, transcript=transcript,
                                live_lead=live_lead, service_areas=list(business.get("service_areas") or []),
                                services=list(business.get("services") or []),
-                               default_country=default_country), "extractive"
+                               default_country=default_country, templates=self.templates), "extractive"

@@ -21,9 +21,6 @@ from receptionist.web.services import AppServices
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 
-ALERTS_NAME = "Call alerts"
-
-
 def _twiml(reply: str | None) -> Response:
     response = MessagingResponse()
     if reply:
@@ -41,7 +38,7 @@ def inbound_sms(form: dict[str, str] = Depends(signed_form), svc: AppServices = 
         return _twiml(None)
     alerts = to == svc.settings.alert_from_number
     account = None if alerts else svc.directory.route(to)
-    business_name = account.name if account else ALERTS_NAME
+    business_name = account.name if account else svc.templates.render("alerts_sender_name.txt")
     values = {"business_name": business_name, "alerts": alerts or account is None}
     with svc.db.session() as session:
         if keyword.kind == "stop":

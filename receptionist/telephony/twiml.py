@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
-UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
-
 
 def answer_call(
     *, disclosure: str, greeting: str, recording_callback_url: str, relay_url: str, relay_action_url: str
@@ -39,9 +37,9 @@ def answer_for_account(account, templates, settings) -> str:
     )
 
 
-def unknown_number() -> str:
+def unknown_number(say: str) -> str:
     response = VoiceResponse()
-    response.say(UNKNOWN_NUMBER_MESSAGE)
+    response.say(say)
     response.hangup()
     return str(response)
 

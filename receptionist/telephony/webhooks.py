@@ -58,7 +58,7 @@ def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depend
     account = svc.directory.route(event.to_number)
     if account is None:
         log.info("call %s to unknown number %s", event.call_sid, event.to_number)
-        return _xml(twiml.unknown_number())
+        return _xml(twiml.unknown_number(svc.templates.render("unknown_number.txt")))
     svc.call_starts.record(event, account)
     return _xml(account.answer_twiml)
 
