@@ -9,10 +9,13 @@ DEBIAN_PACKAGES := ffmpeg espeak-ng sox redis-server wrk chromium chromium-drive
 demo: install
 	$(VENV)/bin/receptionist demo
 
+# The import contracts first (docs/architecture.md): a broken boundary fails the run before any test.
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 test-all: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -m ''
 
 bench: install

@@ -1,6 +1,6 @@
 """One typed settings object, read from the environment or `.env`.
 
-Names follow the contract in DESIGN.md exactly; several are standard names shared with other tools
+Names are the deployment's public contract (`.env.example`, the README); several are standard names shared with other tools
 (`AWS_*`, `TWILIO_*`, `OPENAI_*`), so they carry no prefix and are declared with explicit aliases.
 """
 

@@ -1,4 +1,5 @@
-"""Database records: accounts, their phone numbers, calls, recordings and alert deliveries.
+"""Database records: accounts and their phone numbers, users, calls, their recordings, alert
+deliveries, SMS consents, missed-call text-backs, the audit log and the tombstones of erased calls.
 
 Portable types only (JSON, not JSONB; strings for ids) so one schema runs on PostgreSQL and SQLite.
 """

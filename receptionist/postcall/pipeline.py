@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from receptionist.calls.records import find_call
 from receptionist.core.db import Database
 from receptionist.core.models import Call, Recording, utcnow
 from receptionist.core.ports import TelephonyApi
@@ -188,12 +189,13 @@ def _send_alerts(ctx: PipelineContext, call_id: int) -> None:
 
 def _erased(ctx: PipelineContext, call_sid: str) -> bool:
     with ctx.db.session() as session:
-        return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is None or is_erased(session, call_sid)
+        return find_call(session, call_sid) is None or is_erased(session, call_sid)
 
 
 def _call_id(ctx: PipelineContext, call_sid: str) -> int | None:
     with ctx.db.session() as session:
-        return session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+        call = find_call(session, call_sid)
+        return call.id if call is not None else None
 
 
 def handle_call_end(ctx: PipelineContext, call_sid: str) -> str:
@@ -235,6 +237,7 @@ def record_failure(db: Database, recording_sid: str, reason: str, *, final: bool
 def record_call_failure(db: Database, call_sid: str, reason: str) -> None:
     """A call job (alerts without a recording, missed call) gave up: its pending alerts failed."""
     with db.session() as session:
-        call_id = session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+        call = find_call(session, call_sid)
+        call_id = call.id if call is not None else None
     if call_id is not None:
         fail_pending_deliveries(db, call_id, f"gave up after the last retry: {reason}")

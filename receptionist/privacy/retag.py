@@ -23,11 +23,10 @@ from dataclasses import asdict, dataclass, field
 from itertools import groupby
 
 from redis import Redis
-from sqlalchemy import select
 
 from receptionist.calls.records import find_call
 from receptionist.core.db import Database
-from receptionist.core.models import Account, Call, utcnow
+from receptionist.core.models import Account, utcnow
 from receptionist.privacy.retention import (
     ACCOUNT_GENERATION_KEY,
     account_generation,
@@ -131,11 +130,12 @@ def run_account_retag(db: Database, store: ObjectStore, redis: Redis, account_id
 def retag_call(db: Database, store: ObjectStore, redis: Redis, call_sid: str) -> int | None:
     """Re-tag every version of one call's objects; None when the call no longer exists."""
     with db.session() as session:
-        row = session.execute(select(Call.account_id).where(Call.call_sid == call_sid)).first()
-    if row is None:
+        call = find_call(session, call_sid)
+        account_id = call.account_id if call is not None else None
+    if account_id is None:
         return None
-    versions = [v for v in store.all_versions(call_prefix(row.account_id, call_sid)) if not v.is_delete_marker]
-    return retag_versions(db, store, redis, row.account_id, call_sid, versions)
+    versions = [v for v in store.all_versions(call_prefix(account_id, call_sid)) if not v.is_delete_marker]
+    return retag_versions(db, store, redis, account_id, call_sid, versions)
 
 
 def retag_versions(db: Database, store: ObjectStore, redis: Redis, account_id: str, call_sid: str,

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from receptionist.accounts import auth
 from receptionist.accounts.auth import Principal
 from receptionist.api.deps import principal
-from receptionist.core.models import Account, Call, Tombstone, utcnow
+from receptionist.calls.records import find_call
+from receptionist.core.models import Account, Tombstone, utcnow
 from receptionist.core.phone import is_e164
 from receptionist.core.ports import TelephonyApi
 from receptionist.privacy.erasure import ErasureResult, erase_call, erase_caller
@@ -61,7 +62,8 @@ def delete_call(call_sid: str, response: Response, db: Session = Depends(session
                 twilio: TelephonyApi = Depends(twilio_rest)) -> dict:
     """Erase the call: every version of its audio and transcript, Twilio's copy of the recording,
     its transcript, summary and lead; a tombstone (who, when, what) stays for the audit log."""
-    account_id = (db.scalar(select(Call.account_id).where(Call.call_sid == call_sid))
+    call = find_call(db, call_sid)
+    account_id = ((call.account_id if call is not None else None)
                   or db.scalar(select(Tombstone.account_id).where(Tombstone.call_sid == call_sid)))
     auth.check_account(who, account_id, write=True, what="call")
     db.commit()  # the erasure writes through its own sessions; hold no transaction open meanwhile
