@@ -8,7 +8,8 @@ import sys
 import psycopg
 import pytest
 
-from tests.conftest import BUSINESS_NUMBER, CALLER_NUMBER, repo_root
+from tests.support.service import repo_root
+from tests.support.world import BUSINESS_NUMBER, CALLER_NUMBER
 
 
 def test_voice_webhook_survives_dropped_database_connections(pg_service):
@@ -52,7 +53,7 @@ def _python_env() -> dict[str, str]:
 @pytest.mark.slow
 def test_a_sixty_second_call_end_to_end(pg_service, make_context, twilio_api, smtp, tmp_path):
     from sandbox.speech import long_call_turns, synthesize_call
-    from tests.test_worker import play_call, run_burst
+    from tests.support.calls import play_call, run_burst
 
     audio = synthesize_call(long_call_turns(60), tmp_path / "long.wav")
     pg_service.create_account()

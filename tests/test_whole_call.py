@@ -5,16 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from redis import Redis
-
 from receptionist.storage.objects import recording_key, transcript_key
 from sandbox.relay_client import RelayCaller
-from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
-from workers.worker import run_worker
-
-
-def run_burst(ctx) -> None:
-    run_worker(ctx, Redis.from_url(ctx.settings.redis_url), ctx.settings.queue_name, burst=True, with_scheduler=False)
+from tests.support.calls import run_burst
+from tests.support.world import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 
 
 async def talk(service, call, lines: list[str]) -> None:

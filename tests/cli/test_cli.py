@@ -11,7 +11,7 @@ from receptionist.accounts import auth
 from receptionist.cli import app
 from receptionist.core.db import Database
 from receptionist.core.models import Account, AuditEvent
-from tests.conftest import ACCOUNT
+from tests.support.world import ACCOUNT
 
 
 @pytest.fixture

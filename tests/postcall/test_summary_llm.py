@@ -13,9 +13,9 @@ from receptionist.agent.llm import JsonModel
 from receptionist.core.templates import Templates
 from receptionist.postcall.summary import LlmSummarizer, Summarizer
 from sandbox.llm_api import LocalChatApi, reply
-from tests.conftest import CALLER_NUMBER
-from tests.test_alerts import ALERTS_FROM, OWNER_MOBILE, texts_to
-from tests.test_worker import play_call, run_burst
+from tests.support.alerts import ALERTS_FROM, OWNER_MOBILE, texts_to
+from tests.support.calls import play_call, run_burst
+from tests.support.world import CALLER_NUMBER
 
 TRANSCRIPT = [
     {"speaker": "receptionist", "start": 0.2, "end": 3.0, "text": "Thanks for calling Acme Plumbing."},
@@ -90,7 +90,7 @@ def test_live_capture_wins_over_the_model(llm):
 
 def test_the_owner_sms_carries_the_llm_summary(make_settings, pg_database, make_context, twilio_api, smtp,
                                                call_audio, llm):
-    from tests.conftest import _serve
+    from tests.support.service import serve as _serve
 
     settings = make_settings(pg_database, alert_from_number=ALERTS_FROM, openai_base_url=llm.base_url,
                              openai_api_key="test", llm_model="local-model")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import ACCOUNT
-from tests.conftest import BUSINESS_NUMBER as BUSINESS
-from tests.conftest import CALLER_NUMBER as CALLER
+from tests.support.world import ACCOUNT
+from tests.support.world import BUSINESS_NUMBER as BUSINESS
+from tests.support.world import CALLER_NUMBER as CALLER
 
 
 def test_healthz(service):
@@ -203,7 +203,7 @@ def test_readyz_and_metrics(service):
 
 
 def test_readyz_reports_what_is_down(make_settings, sqlite_database):
-    from tests.conftest import _serve
+    from tests.support.service import serve as _serve
 
     served = _serve(make_settings(sqlite_database, redis_url="redis://127.0.0.1:1/0"))
     service = next(served)

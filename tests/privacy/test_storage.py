@@ -19,7 +19,7 @@ from receptionist.storage.objects import (
     recording_key,
     transcript_key,
 )
-from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
+from tests.support.world import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 
 
 def marker_on_disk(data_dir: Path, marker: bytes) -> list[Path]:

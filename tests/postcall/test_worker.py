@@ -17,23 +17,9 @@ from sqlalchemy import select
 
 from receptionist.core.models import Recording
 from receptionist.postcall import pipeline
-from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
-from tests.tcp_proxy import OutageProxy
-from workers.worker import CallWorker, run_worker
-
-
-def run_burst(ctx) -> None:
-    run_worker(ctx, Redis.from_url(ctx.settings.redis_url), ctx.settings.queue_name, burst=True, with_scheduler=False)
-
-
-def play_call(service, twilio_api, audio: bytes, duration_s: int = 10, heard=CALL_TURNS):
-    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
-    service.hear(call.call_sid, heard)
-    recording_sid = "RE" + call.call_sid[2:]
-    twilio_api.add_recording(recording_sid, audio, call_sid=call.call_sid)
-    service.player.end(call, duration_s=duration_s)
-    service.player.recording_ready(call, twilio_api.recording_url(recording_sid), duration_s, recording_sid)
-    return call
+from tests.support.calls import play_call, run_burst
+from tests.support.tcp_proxy import OutageProxy
+from workers.worker import CallWorker
 
 
 def object_versions(ctx, account_id: str) -> list[str]:
@@ -232,7 +218,7 @@ def test_worker_killed_mid_job_loses_nothing(pg_service, make_context, twilio_ap
 
 def test_twilio_copy_is_deleted_once_ours_is_stored_when_configured(make_settings, pg_database, make_context,
                                                                       twilio_api, smtp, call_audio):
-    from tests.conftest import _serve
+    from tests.support.service import serve as _serve
 
     settings = make_settings(pg_database, delete_twilio_recordings=True)
     served = _serve(settings)

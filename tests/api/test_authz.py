@@ -18,7 +18,7 @@ from receptionist.app import create_app
 from receptionist.core.models import Call, Recording
 from receptionist.settings import Settings
 from receptionist.storage.objects import ObjectTags, recording_key
-from tests.conftest import ACCOUNT
+from tests.support.world import ACCOUNT
 
 PRINCIPALS = ("admin", "owner_a", "member_a", "owner_b", "no_token", "bad_token")
 DENIED = {"no_token": 401, "bad_token": 401}

@@ -22,7 +22,7 @@ from receptionist.privacy.retention import (
 from receptionist.settings import RETENTION_TIERS
 from receptionist.storage.objects import ObjectTags, recording_key
 from receptionist.web.errors import status_of
-from tests.privacy_support import T0
+from tests.support.privacy import T0
 
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
@@ -190,7 +190,7 @@ def test_nothing_is_queued_until_the_change_commits(privacy):
 
 def test_patch_routes_retag_through_these_functions(pg_service, make_context):
     """The API's PATCH routes call the functions above: the objects follow an admin's change."""
-    from tests.privacy_support import PrivacyWorld
+    from tests.support.privacy import PrivacyWorld
 
     service = pg_service
     account = service.create_account()

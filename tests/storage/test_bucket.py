@@ -21,7 +21,7 @@ from receptionist.settings import RETENTION_TIERS
 from receptionist.storage.bucket import BucketConfig, apply_bucket, lifecycle_rule_id
 from receptionist.storage.objects import ObjectStore, ObjectTags
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "bucket.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "bucket.yaml"
 # Settings SeaweedFS 4.x refuses although AWS accepts them (measured: 501 NotImplemented).
 SEAWEEDFS_REFUSES = {"block public access"}
 

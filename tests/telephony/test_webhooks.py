@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from rq import Queue
 
-from tests.conftest import BUSINESS_NUMBER, CALLER_NUMBER
+from tests.support.world import BUSINESS_NUMBER, CALLER_NUMBER
 
 VOICE = "/twilio/voice"
 

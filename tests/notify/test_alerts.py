@@ -7,27 +7,21 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from receptionist.postcall import pipeline
-from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
-from tests.test_worker import play_call, run_burst
-
-OWNER_MOBILE = "+15550100999"
-ALERTS_FROM = "+15550100000"
+from tests.support.alerts import ALERTS_FROM, OWNER_MOBILE, texts_to
+from tests.support.calls import play_call, run_burst
+from tests.support.world import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 
 
 @pytest.fixture
 def alerting(make_settings, pg_database, make_context):
     """The app and a worker context with SMS alerts configured (PostgreSQL)."""
-    from tests.conftest import _serve
+    from tests.support.service import serve as _serve
 
     settings = make_settings(pg_database, alert_from_number=ALERTS_FROM)
     served = _serve(settings)
     service = next(served)
     yield service, make_context(settings)
     served.close()
-
-
-def texts_to(twilio_api, number: str) -> list:
-    return [m for m in twilio_api.messages if m.to == number]
 
 
 def sms(service, sender: str, body: str, to: str = BUSINESS_NUMBER) -> str:

@@ -17,7 +17,7 @@ from receptionist.core.models import Account, AuditEvent, Call, Recording
 from receptionist.privacy import sweeper
 from receptionist.settings import RETENTION_TIERS
 from receptionist.storage.objects import ObjectTags, call_prefix, recording_key
-from tests.privacy_support import T0
+from tests.support.privacy import T0
 
 PROPERTY = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                           HealthCheck.too_slow])

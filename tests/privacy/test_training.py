@@ -14,7 +14,7 @@ from receptionist.cli import app as cli
 from receptionist.privacy.redaction import redactor_for_call
 from receptionist.privacy.training import export_training_set
 from receptionist.storage.objects import ObjectTags, transcript_key
-from tests.privacy_support import T0, read_jsonl
+from tests.support.privacy import T0, read_jsonl
 
 PROPERTY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])

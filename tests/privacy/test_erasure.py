@@ -21,8 +21,8 @@ from receptionist.storage.objects import (
     transcript_key,
 )
 from receptionist.telephony.rest import TwilioRest
-from tests.conftest import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
-from tests.privacy_support import PrivacyWorld
+from tests.support.privacy import PrivacyWorld
+from tests.support.world import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER
 from workers.worker import run_worker
 
 OTHER_CALLER = "+15550177001"
@@ -272,7 +272,7 @@ def test_an_owner_erases_and_exports_their_own_account_only(pg_service, make_con
 def test_a_recording_reported_after_its_call_was_erased_is_deleted_at_twilio(pg_service, make_context, twilio_api,
                                                                            smtp, redis_conn):
     from receptionist.core.models import Tombstone
-    from tests.test_worker import run_burst
+    from tests.support.calls import run_burst
 
     pg_service.create_account()
     call = pg_service.player.start("+15550142367", "+15550100200")

@@ -22,8 +22,7 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import _serve
-from tests.test_dashboard import (
+from tests.support.dashboard import (
     NUMBER_A,
     NUMBER_B,
     PUBLIC_URL,
@@ -32,6 +31,7 @@ from tests.test_dashboard import (
     make_call,
     make_team,
 )
+from tests.support.service import serve as _serve
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 

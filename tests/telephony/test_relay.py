@@ -19,7 +19,8 @@ from websockets.exceptions import InvalidStatus
 
 from sandbox.llm_api import LocalChatApi, reply
 from sandbox.relay_client import RelayCaller
-from tests.conftest import ACCOUNT, BUSINESS_NUMBER, CALLER_NUMBER, _serve
+from tests.support.service import serve as _serve
+from tests.support.world import ACCOUNT, BUSINESS_NUMBER, CALLER_NUMBER
 
 CHICAGO = ZoneInfo("America/Chicago")
 TRANSFER_NUMBER = "+15550177001"

@@ -1,0 +1,10 @@
+"""The SMS alert setup the alert and LLM-summary tests share."""
+
+from __future__ import annotations
+
+OWNER_MOBILE = "+15550100999"
+ALERTS_FROM = "+15550100000"
+
+
+def texts_to(twilio_api, number: str) -> list:
+    return [m for m in twilio_api.messages if m.to == number]
