@@ -20,7 +20,7 @@ class CallStarts:
     The caller's phone rings while this runs, so it is one statement, one round trip, autocommit,
     straight on the driver connection with the SQL SQLAlchemy compiled once for the dialect (the
     ORM's per-statement machinery cost more than the round trip itself, measured). ON CONFLICT
-    makes a repeated webhook for the same CallSid a no-op (PostgreSQL ≥ 9.5, SQLite ≥ 3.24).
+    makes a repeated webhook for the same call SID a no-op (PostgreSQL ≥ 9.5, SQLite ≥ 3.24).
     """
 
     STATEMENT = text(
@@ -40,7 +40,7 @@ class CallStarts:
         self.to_db_bool = Boolean().dialect_impl(engine.dialect).bind_processor(engine.dialect) or (lambda v: v)
 
     def record(self, event: CallStarted, account: RoutedAccount) -> bool:
-        """Record the call; False when a row for this CallSid already existed (a repeated webhook)."""
+        """Record the call; False when a row for this call SID already existed (a repeated webhook)."""
         now = utcnow()
         params = {
             "call_sid": event.call_sid,
@@ -83,7 +83,7 @@ class CallStarts:
 
 
 def find_call(session: Session, call_sid: str) -> Call | None:
-    """The call with this CallSid (the one way every module looks a call up)."""
+    """The call with this call SID (the one way every module looks a call up)."""
     return session.scalar(select(Call).where(Call.call_sid == call_sid))
 
 

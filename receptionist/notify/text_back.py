@@ -7,11 +7,11 @@ STOP, and only when the account turned `missed_call_text_back` on.
 from __future__ import annotations
 
 import logging
-import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from receptionist.core import phone
 from receptionist.core.db import Database
 from receptionist.core.models import Call, TextBack
 from receptionist.core.ports import TelephonyApi, TextRefused
@@ -21,7 +21,6 @@ from receptionist.notify import consent
 from receptionist.notify.alerts import local_time
 
 log = logging.getLogger(__name__)
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, call_id: int) -> str:
@@ -31,7 +30,7 @@ def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, cal
         account = call.account
         if not account.missed_call_text_back:
             return "disabled"
-        if not E164.match(call.from_number or ""):
+        if not phone.is_e164(call.from_number):
             return "no-number"  # withheld or anonymous caller ID
         if consent.is_opted_out(session, call.from_number):
             return "opted-out"

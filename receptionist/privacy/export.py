@@ -4,9 +4,9 @@ Layout of the zip (portable and machine-readable, the promise to people who ask 
 
     export.json                       what this export is: account, caller filter, when, which calls
     account.json                      the account's settings (whole-account exports only)
-    calls/<CallSid>/call.json         the call record: numbers, times, outcome, transcript, summary, lead, ...
-    calls/<CallSid>/recording.wav     the stored audio, as stored
-    calls/<CallSid>/transcript.json   the stored transcript document, as stored
+    calls/<call_sid>/call.json         the call record: numbers, times, outcome, transcript, summary, lead, ...
+    calls/<call_sid>/recording.wav     the stored audio, as stored
+    calls/<call_sid>/transcript.json   the stored transcript document, as stored
     sms.json                          texts sent back to the caller, and their STOP state (caller exports)
 """
 

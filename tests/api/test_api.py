@@ -220,3 +220,17 @@ def test_openapi_documents_the_api(service):
     schema = service.http.get("/openapi.json").json()
     assert {"/api/accounts", "/api/accounts/{account_id}", "/api/calls/{call_sid}"} <= set(schema["paths"])
     assert service.http.get("/docs").status_code == 200
+
+
+def test_the_audit_log_names_every_field_a_change_made(service):
+    from sqlalchemy import select
+
+    from receptionist.core.models import AuditEvent
+
+    account = service.create_account()
+    changed = service.http.patch(f"/api/accounts/{account['id']}", headers=service.admin(),
+                                 json={"phone_numbers": [BUSINESS, "+15550100201"], "greeting": "Hello there."})
+    assert changed.status_code == 200, changed.text
+    with service.app.state.services.db.session() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "account.update")).one()
+    assert event.detail["fields"] == ["greeting", "phone_numbers"]
