@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     s3_bucket: str = Field("receptionist-calls", validation_alias=_env("RECEPTIONIST_S3_BUCKET"))
     s3_endpoint_url: str | None = Field(None, validation_alias=_env("RECEPTIONIST_S3_ENDPOINT_URL"))
     s3_kms_key_id: str | None = Field(None, validation_alias=_env("RECEPTIONIST_S3_KMS_KEY_ID"))
+    # A PEM file of CAs to trust for an S3 endpoint with a private CA (boto3 also honours AWS_CA_BUNDLE).
+    s3_ca_bundle: str | None = Field(None, validation_alias=_env("RECEPTIONIST_S3_CA_BUNDLE"))
     aws_access_key_id: str | None = Field(None, validation_alias=_env("AWS_ACCESS_KEY_ID"))
     aws_secret_access_key: str | None = Field(None, validation_alias=_env("AWS_SECRET_ACCESS_KEY"))
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     whisper_threads: int = Field(0, validation_alias=_env("RECEPTIONIST_WHISPER_THREADS"))
 
     smtp_url: str = Field("smtp://127.0.0.1:25", validation_alias=_env("RECEPTIONIST_SMTP_URL"))
+    # A PEM file of CAs to trust for the mail server's certificate, beside the system's.
+    smtp_ca_bundle: str | None = Field(None, validation_alias=_env("RECEPTIONIST_SMTP_CA_BUNDLE"))
     alert_from_email: str = Field("receptionist@localhost", validation_alias=_env("RECEPTIONIST_ALERT_FROM_EMAIL"))
     alert_from_number: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ALERT_FROM_NUMBER"))
 

@@ -99,9 +99,10 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
         transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
                                                settings.whisper_beam_size, settings.whisper_threads),
         templates=common.templates,
-        alerts=OwnerAlerts(common.db, Mailer(settings.smtp_url), common.twilio, common.templates, AlertSettings(
-            from_email=settings.alert_from_email, from_number=settings.alert_from_number,
-            public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
+        alerts=OwnerAlerts(common.db, Mailer(settings.smtp_url, ca_file=settings.smtp_ca_bundle), common.twilio,
+                           common.templates, AlertSettings(
+                               from_email=settings.alert_from_email, from_number=settings.alert_from_number,
+                               public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
         summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None, common.templates),
         close=common.close,
     )

@@ -82,7 +82,11 @@ class LocalS3(LocalServer):
         secret_key: str | None = None,
         region: str = "us-east-1",
         startup_timeout: float = 30.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls` = (certificate, private key) PEM files: the gateway then also serves S3 over HTTPS on
+        its own port (`https_endpoint_url`), beside plain HTTP (`endpoint_url`), so a test can show the
+        bucket policy refusing the plain requests while TLS ones work."""
         self._requested_dir = Path(data_dir) if data_dir is not None else None
         self._access_key = access_key
         self._secret_key = secret_key or secrets.token_hex(20)
@@ -94,12 +98,19 @@ class LocalS3(LocalServer):
         self._ports: dict[str, int] = {}
         self._previous_ports: dict[str, int] = {}
         self._process: ManagedProcess | None = None
+        self._tls = tls
 
     # -- properties ---------------------------------------------------------------------------
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{LOOPBACK}:{self.s3_port}"
+
+    @property
+    def https_endpoint_url(self) -> str:
+        if self._tls is None:
+            raise RuntimeError("this LocalS3 was started without TLS")
+        return f"https://{LOOPBACK}:{self._port('s3_https')}"
 
     @property
     def access_key(self) -> str:
@@ -209,8 +220,9 @@ class LocalS3(LocalServer):
 
     # -- clients ------------------------------------------------------------------------------
 
-    def client(self, **config_overrides: Any) -> BaseClient:
-        """A boto3 S3 client (SigV4, path-style) for this server; its own session, no globals."""
+    def client(self, *, https: bool = False, verify: str | bool | None = None, **config_overrides: Any) -> BaseClient:
+        """A boto3 S3 client (SigV4, path-style) for this server; its own session, no globals.
+        `https` talks to the TLS port, checking the server against the CA file `verify`."""
         import boto3
         from botocore.config import Config
 
@@ -227,7 +239,8 @@ class LocalS3(LocalServer):
             aws_secret_access_key=self._secret_key,
             region_name=self._region,
         )
-        return session.client("s3", endpoint_url=self.endpoint_url, config=Config(**options))
+        return session.client("s3", endpoint_url=self.https_endpoint_url if https else self.endpoint_url,
+                              verify=verify, config=Config(**options))
 
     def env(self) -> dict[str, str]:
         """Environment for a process that should store its objects here."""
@@ -286,7 +299,7 @@ class LocalS3(LocalServer):
             return dict(previous)
         ports: dict[str, int] = {}
         taken: set[int] = set()
-        for component in COMPONENTS:
+        for component in COMPONENTS + (("s3_https",) if self._tls else ()):
             port = free_port(also_free_offset=GRPC_PORT_OFFSET, avoid=taken)
             ports[component] = port
             taken |= {port, port + GRPC_PORT_OFFSET}
@@ -344,7 +357,13 @@ class LocalS3(LocalServer):
             # servers run side by side and leave nothing behind.
             f"-filer.localSocket={self._socket_dir / SOCKET_NAMES[0]}",
             f"-s3.localSocket={self._socket_dir / SOCKET_NAMES[1]}",
-        ]
+        ] + self._tls_flags()
+
+    def _tls_flags(self) -> list[str]:
+        if self._tls is None:
+            return []
+        cert, key = self._tls
+        return [f"-s3.port.https={self._port('s3_https')}", f"-s3.cert.file={cert}", f"-s3.key.file={key}"]
 
     def _volume_server_registered(self) -> bool:
         """True once the master's topology lists a data node (with every volume in the data dir)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -9,6 +10,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
+from urllib.parse import quote
 
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.server import LocalServer
@@ -74,17 +76,40 @@ class _Inbox:
             return list(self._messages)
 
 
+class _Logins:
+    """aiosmtpd authenticator accepting one user name and password (AUTH PLAIN/LOGIN)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username.encode(), password.encode()
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            self.username, self.password)
+        return AuthResult(success=ok, handled=False)
+
+
 class SmtpCapture(LocalServer):
     """aiosmtpd on 127.0.0.1 collecting messages; stop/start keeps the port and the inbox.
 
-    Plain SMTP without AUTH or TLS, which is what a local relay offers.
+    By default plain SMTP without AUTH or TLS, which is what a local relay offers. With `tls` (a server
+    SSLContext) it is a mail provider's submission port: `tls_mode="starttls"` (RFC 3207: STARTTLS
+    required before MAIL, port 587 style) or `"implicit"` (RFC 8314: TLS from the first byte, port 465
+    style); with `login` it requires AUTH, only over TLS.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: ssl.SSLContext | None = None, tls_mode: str = "starttls",
+                 login: tuple[str, str] | None = None) -> None:
+        if tls_mode not in ("starttls", "implicit"):
+            raise ValueError("tls_mode is starttls or implicit")
         # Chosen once so a restarted server comes back where clients expect it.
         self._port = port or free_port()
         self._inbox = _Inbox()
         self._controller: Any = None
+        self._tls = tls
+        self._tls_mode = tls_mode
+        self._login = login
 
     @property
     def port(self) -> int:
@@ -96,7 +121,10 @@ class SmtpCapture(LocalServer):
 
     @property
     def url(self) -> str:
-        return f"smtp://{LOOPBACK}:{self._port}"
+        """The product's RECEPTIONIST_SMTP_URL for this server (with the login when it requires one)."""
+        scheme = "smtp" if self._tls is None else {"starttls": "smtp+starttls", "implicit": "smtps"}[self._tls_mode]
+        user = f"{quote(self._login[0], safe='')}:{quote(self._login[1], safe='')}@" if self._login else ""
+        return f"{scheme}://{user}{LOOPBACK}:{self._port}"
 
     @property
     def running(self) -> bool:
@@ -121,12 +149,22 @@ class SmtpCapture(LocalServer):
             raise RuntimeError("SmtpCapture is already started")
         from aiosmtpd.controller import Controller
 
+        options: dict[str, Any] = {}
+        if self._tls is not None and self._tls_mode == "implicit":
+            options["ssl_context"] = self._tls
+        elif self._tls is not None:
+            options.update(tls_context=self._tls, require_starttls=True)
+        if self._login is not None:
+            # Implicit TLS is TLS from the first byte, which aiosmtpd does not count as "TLS" for AUTH.
+            options.update(authenticator=_Logins(*self._login), auth_required=True,
+                           auth_require_tls=self._tls_mode == "starttls")
         controller = Controller(
             self._inbox,
             hostname=LOOPBACK,
             port=self._port,
             ready_timeout=ready_timeout,
             server_hostname="smtp-capture.local",
+            **options,
         )
         # asyncio sets SO_REUSEADDR, so the port is reusable at once after stop().
         try:

@@ -1,7 +1,8 @@
 """Email over SMTP, configured by one URL.
 
-`smtp://host:port` plain, `smtp+starttls://host:port` upgrades with STARTTLS, `smtps://host:port`
-is TLS from the first byte; `user:password@` in the URL logs in.
+`smtp://host:port` plain, `smtp+starttls://host:port` upgrades with STARTTLS (RFC 3207) and refuses
+to go on without it, `smtps://host:port` is TLS from the first byte (RFC 8314); `user:password@` in
+the URL logs in (only after TLS when the scheme has it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class RecipientRefused(PermanentError):
 
 
 class Mailer:
-    def __init__(self, url: str, timeout_s: float = 20.0):
+    def __init__(self, url: str, timeout_s: float = 20.0, ca_file: str | None = None):
         parsed = urlparse(url)
         if parsed.scheme not in DEFAULT_PORTS:
             raise ValueError(f"RECEPTIONIST_SMTP_URL scheme must be one of {sorted(DEFAULT_PORTS)}, not {parsed.scheme!r}")
@@ -31,9 +32,12 @@ class Mailer:
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
         self.timeout_s = timeout_s
+        self.ca_file = ca_file  # extra CA to trust (a private mail relay); the system's CAs otherwise
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        # Certificates and host names are checked (create_default_context): a server that cannot
+        # prove who it is gets no password and no mail.
+        context = ssl.create_default_context(cafile=self.ca_file)
         if self.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
         else:
@@ -50,9 +54,10 @@ class Mailer:
 
 
 def is_transient_smtp(exc: BaseException) -> bool:
-    """Connection trouble and 4xx replies heal; 5xx replies (a bad address) do not."""
-    if isinstance(exc, PermanentError):
-        return False
+    """Connection trouble and 4xx replies heal; 5xx replies (a bad address) and a certificate that does
+    not verify do not."""
+    if isinstance(exc, (PermanentError, ssl.SSLCertVerificationError)):
+        return False  # a server that cannot prove who it is will not prove it on the next try
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
     return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))

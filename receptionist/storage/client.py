@@ -16,6 +16,7 @@ def make_s3_client(settings: Settings):
         region_name=settings.aws_region,
         aws_access_key_id=settings.aws_access_key_id,
         aws_secret_access_key=settings.aws_secret_access_key,
+        verify=settings.s3_ca_bundle or None,  # None: the system's CAs (or AWS_CA_BUNDLE)
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"} if settings.s3_endpoint_url else {},
