@@ -49,8 +49,8 @@ def profile_form(csrf: str, **overrides) -> dict:
         "faq_question": ["Do you charge for estimates?", ""], "faq_answer": ["No, estimates are free.", ""],
         "greeting": "Thanks for calling Acme, how can we help?",
         "disclosure": "This call is recorded so we can serve you better.",
-        "transfer_number": "+15550109999",
-        "alert_emails": "owner@acme.example\ndispatch@acme.example", "alert_sms": "+15550142000",
+        "transfer_number": "+13125550109",
+        "alert_emails": "owner@acme.example\ndispatch@acme.example", "alert_sms": "+13125550120",
         "missed_call_text_back": ["0", "1"], "training_opt_out": ["0", "1"],
     }
     form.update(overrides)
@@ -224,9 +224,9 @@ def test_owner_edits_profile_alerts_and_training_and_the_api_shows_it(team):
     }
     assert account["greeting"] == "Thanks for calling Acme, how can we help?"
     assert account["disclosure"] == "This call is recorded so we can serve you better."
-    assert account["transfer_number"] == "+15550109999"
+    assert account["transfer_number"] == "+13125550109"
     assert account["alert_emails"] == ["owner@acme.example", "dispatch@acme.example"]
-    assert account["alert_sms"] == ["+15550142000"]
+    assert account["alert_sms"] == ["+13125550120"]
     assert account["training_opt_out"] is True and account["missed_call_text_back"] is True
     assert account["retention_days"] == 90
     with service.app.state.services.db.session() as session:
