@@ -308,6 +308,11 @@ class LocalTwilioApi(LocalServer):
         with self._lock:
             self._failures.extend([status] * count)
 
+    def clear_failures(self) -> None:
+        """Forget failures `fail_next` queued that no request has used yet."""
+        with self._lock:
+            self._failures.clear()
+
     # -- request handling ---------------------------------------------------------------------
 
     def _handle(self, method: str, raw_path: str, authorization: str | None, body: bytes) -> Response:

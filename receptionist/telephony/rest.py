@@ -8,7 +8,7 @@ httpx because the `twilio` client decodes bodies as text.
 from __future__ import annotations
 
 import httpx
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -105,6 +105,8 @@ class TwilioRest:
             raise LookupUnavailable(f"Twilio did not answer the look-up: {exc}") from None
         except TwilioRestException as exc:
             raise LookupUnavailable(f"Twilio refused the look-up (HTTP {exc.status}, code {exc.code})") from None
+        except TwilioException as exc:
+            raise LookupUnavailable(f"Twilio refused the look-up ({exc.args[0]})") from None
 
     def close(self) -> None:
         self._http.close()
@@ -124,6 +126,9 @@ def _transient_http(exc: BaseException) -> bool:
 def _transient_twilio(exc: BaseException) -> bool:
     if isinstance(exc, TwilioRestException):
         return exc.status >= 500 or exc.status == 429
+    if isinstance(exc, TwilioException):  # a list's page that would not load carries the response
+        status = getattr(exc.args[1], "status_code", 0) if len(exc.args) > 1 else 0
+        return status >= 500 or status == 429
     # The twilio client wraps requests; connection failures surface as requests' exceptions.
     import requests
 

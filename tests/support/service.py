@@ -47,6 +47,11 @@ class Service:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def call_account(self, account_id: str) -> dict:
+        response = self.http.get(f"/api/accounts/{account_id}", headers=self.admin())
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def call(self, call_sid: str) -> dict:
         response = self.http.get(f"/api/calls/{call_sid}", headers=self.admin())
         assert response.status_code == 200, response.text
