@@ -213,3 +213,63 @@ def test_answered_call_gets_no_text_back(alerting, twilio_api, smtp, call_audio)
     assert len(texts_to(twilio_api, CALLER_NUMBER)) == before
 
 
+
+
+def test_a_text_back_outside_the_fence_is_suppressed_with_its_reason(alerting, twilio_api, smtp):
+    from receptionist.core.models import TextBack
+
+    service, ctx = alerting
+    service.create_account(missed_call_text_back=True)
+    for spoofed in ("+19005551234", "+447911123456", "+15550142367"):  # premium-rate, abroad, no such range
+        missed_call(service, caller=spoofed)
+    run_burst(ctx)
+    assert not [m for m in twilio_api.messages if m.to in ("+19005551234", "+447911123456", "+15550142367")]
+    with service.app.state.services.db.session() as session:
+        rows = {row.caller: row for row in session.query(TextBack)}
+    assert {row.status for row in rows.values()} == {"suppressed"}
+    assert "premium-rate" in rows["+19005551234"].error and "GG" in rows["+447911123456"].error
+    assert "not a number in use" in rows["+15550142367"].error
+    assert len(smtp.wait_for(3)) == 3  # the owner still hears about every call
+
+
+def test_the_daily_sms_cap_stops_pumping(make_settings, pg_database, make_context, twilio_api, smtp):
+    from receptionist.core.models import TextBack
+    from tests.support.service import serve as _serve
+
+    settings = make_settings(pg_database, alert_from_number=ALERTS_FROM, sms_daily_cap=3)
+    for service in _serve(settings):
+        ctx = make_context(settings)
+        service.create_account(missed_call_text_back=True, alert_sms=[OWNER_MOBILE])
+        callers = [f"+1312555{n:04d}" for n in range(300, 305)]
+        calls = [missed_call(service, caller=c) for c in callers]
+        run_burst(ctx)
+        sent = [m for m in twilio_api.messages if m.to in callers or any(c.call_sid in m.body for c in calls)]
+        assert len(sent) == 3  # text-backs and alerts together
+        with service.app.state.services.db.session() as session:
+            suppressed = session.query(TextBack).filter_by(status="suppressed").all()
+        alerts = [a for c in calls for a in service.call(c.call_sid)["alerts"] if a["channel"] == "sms"]
+        capped = [a for a in alerts if a["status"] == "suppressed"] + suppressed
+        assert len(capped) == 10 - 3
+        assert all("cap of 3" in (getattr(x, "error", None) or x["error"]) for x in capped)
+        assert len(smtp.wait_for(5)) == 5  # email has no cap
+
+
+def test_an_alert_that_cannot_be_composed_fails_alone(alerting, twilio_api, smtp, call_audio):
+    """A name no mail header can carry (stored before names were validated) fails the email, not the texts."""
+    from receptionist.core.models import Account
+
+    service, ctx = alerting
+    account = service.create_account(alert_sms=[OWNER_MOBILE], alert_emails=["a@acme.example", "b@acme.example"])
+    with service.app.state.services.db.session() as session:
+        session.get(Account, account["id"]).name = "Acme\nBcc: attacker@example.com"
+    before = len(texts_to(twilio_api, OWNER_MOBILE))
+    call = play_call(service, twilio_api, call_audio.path.read_bytes())
+    run_burst(ctx)
+    alerts = {(a["channel"], a["recipient"]): a for a in service.call(call.call_sid)["alerts"]}
+    for email in ("a@acme.example", "b@acme.example"):
+        assert alerts[("email", email)]["status"] == "failed"
+        assert "could not be composed" in alerts[("email", email)]["error"]
+    assert alerts[("sms", OWNER_MOBILE)]["status"] == "sent"
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
+    assert smtp.messages == []
+    assert service.call(call.call_sid)["processing_status"] == "done"  # failed for good, not retried forever
