@@ -19,7 +19,8 @@ import traceback
 # of 10 or 11 digits (5550142367), or a NANP number written with its usual separators
 # ((555) 014-2367, 555-014-2367, 555.014.2367). Dates and times (2026-11-22 04:35) stay readable.
 PHONE_IN_TEXT = re.compile(
-    r"(?<![\w+])(?:\+\d(?:[ .()-]{0,2}\d){6,14}"
+    r"(?:(?<=%2B)|(?<=%2b))\d{7,15}(?!\w)"  # in a URL's query string: PhoneNumber=%2B15550142367
+    r"|(?<![\w+])(?:\+\d(?:[ .()-]{0,2}\d){6,14}"
     r"|\d{10,11}"
     r"|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})(?![\w])")
 
