@@ -81,7 +81,8 @@ NOT_STREET = {"days", "day", "weeks", "week", "months", "month", "years", "year"
 ADDRESS_CUES = (("live", "at"), ("live", "on"), ("address", "is"), ("address's",), ("located", "at"),
                 ("we're", "at"), ("i'm", "at"), ("out", "at"), ("property", "is", "at"), ("house", "is", "at"),
                 ("it's", "at"), ("come", "out", "to"), ("come", "to"), ("located", "on"), ("staying", "at"))
-PHONE_CUES = {"number", "phone", "cell", "mobile", "call", "reach", "text", "callback", "digits", "extension", "ext"}
+# Words after which four to six digits are part of a phone number ("the number ends in 5309", "extension 204").
+PHONE_CUES = {"number", "phone", "cell", "mobile", "callback", "digits", "extension", "ext"}
 CARD_CUES = {"card", "visa", "mastercard", "amex", "discover", "credit", "debit"}
 CVV_CUES = {"cvv", "cvc", "csc", "cvv2", "security", "verification"}
 EXPIRY_CUES = {"expires", "expiration", "expiry", "exp", "expiring", "thru", "through"}
@@ -444,7 +445,9 @@ class Redactor:
             return CARD
         if _near(tokens, before, CARD_CUES, 8) and size == 4:
             return CARD
-        counted = any(t.lower in ("hundred", "thousand") for t in tokens[run.first:run.last + 1])
+        # "ten hundred", "11/22", "$1,250" and "3.50" are amounts and dates, not the digits of a number.
+        counted = any(t.lower in ("hundred", "thousand") or t.text in ("/", ".", ",")
+                      for t in tokens[run.first:run.last + 1]) or (before and tokens[before - 1].text == "$")
         if size >= 4 and not counted and (_near(tokens, before, PHONE_CUES, 6) or _ends_with(tokens, before, ("last", "four"))
                           or _near(tokens, before, {"four"}, 3) and _near(tokens, before, {"last"}, 4)):
             return PHONE
