@@ -52,6 +52,8 @@ class Stack:
         self.player = CallPlayer(self.app.url, self.twilio.account_sid, self.twilio.auth_token,
                                  public_url=self.settings.public_url)
         s.callback(self.player.close)
+        for number in ACCOUNT["phone_numbers"]:  # the deployment's Twilio account owns what it routes
+            self.twilio.add_incoming_number(number)
         response = self.player.http.post(f"{self.app.url}/api/accounts", json=ACCOUNT,
                                          headers={"Authorization": f"Bearer {self.settings.admin_token}"})
         response.raise_for_status()

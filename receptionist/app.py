@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from receptionist import __version__, dashboard, telephony
 from receptionist.api.routes import accounts, calls, ops, privacy
+from receptionist.core.logs import install_log_scrubbing
 from receptionist.settings import Settings
 from receptionist.web.errors import install_error_handlers
 from receptionist.web.metrics import Metrics, MetricsMiddleware
@@ -64,5 +65,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
 
 
 def create_server_app() -> FastAPI:
-    """The app as `receptionist serve` runs it: one per process, its start-up heap frozen."""
+    """The app as `receptionist serve` runs it: one per process, its start-up heap frozen, its logs
+    scrubbed of phone numbers (also in `serve --workers N`'s worker processes, which start here)."""
+    install_log_scrubbing()
     return create_app(freeze_heap=True)

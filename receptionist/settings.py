@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     alert_from_email: str = Field("receptionist@localhost", validation_alias=_env("RECEPTIONIST_ALERT_FROM_EMAIL"))
     alert_from_number: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ALERT_FROM_NUMBER"))
 
+    # The fence around outbound calls and texts (receptionist.core.destinations): ISO country codes,
+    # comma-separated, and how many texts one account may send in 24 hours (alerts and text-backs).
+    outbound_countries: str = Field("US,CA", validation_alias=_env("RECEPTIONIST_OUTBOUND_COUNTRIES"))
+    sms_daily_cap: int = Field(200, ge=0, validation_alias=_env("RECEPTIONIST_SMS_DAILY_CAP"))
+
     admin_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ADMIN_TOKEN"))
     # Signs the dashboard's session cookies; unset means a random key per process, so sessions
     # end at every restart and do not carry across `serve --workers N` processes.
@@ -90,6 +95,18 @@ class Settings(BaseSettings):
         missing = [ENV_NAMES[name] for name in names if not getattr(self, name)]
         if missing:
             raise SystemExit(f"missing configuration: set {', '.join(missing)} (environment or .env)")
+
+    @field_validator("outbound_countries")
+    @classmethod
+    def _countries(cls, value: str) -> str:
+        import phonenumbers
+
+        codes = [code.strip().upper() for code in value.split(",") if code.strip()]
+        unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"RECEPTIONIST_OUTBOUND_COUNTRIES: unknown country code(s) {', '.join(unknown)} "
+                             "(use ISO 3166 codes such as US,CA)")
+        return ",".join(dict.fromkeys(codes))
 
     @field_validator("public_url", "twilio_api_url")
     @classmethod

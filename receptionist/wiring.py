@@ -13,15 +13,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
+from receptionist.accounts.service import AccountRules
 from receptionist.agent.llm import LlmClients
 from receptionist.calls.conversations import ConversationStore
 from receptionist.calls.directory import AccountDirectory
 from receptionist.calls.records import CallStarts
 from receptionist.core.db import Database
+from receptionist.core.destinations import Destinations
 from receptionist.core.queue import JobQueue
 from receptionist.core.templates import Templates
 from receptionist.notify.alerts import AlertSettings, OwnerAlerts
 from receptionist.notify.mailer import Mailer
+from receptionist.notify.outbound import SmsFence
 from receptionist.postcall.pipeline import PipelineContext
 from receptionist.postcall.summary import LlmSummarizer, Summarizer
 from receptionist.postcall.transcription import Transcriber
@@ -47,6 +50,15 @@ class Common:
     twilio: TwilioRest | None  # None without Twilio credentials (nothing can be fetched or deleted there)
     llm: LlmClients
     templates: Templates
+
+    @property
+    def destinations(self) -> Destinations:
+        return Destinations.of(self.settings.outbound_countries.split(","))
+
+    @property
+    def account_rules(self) -> AccountRules:
+        """What account changes are checked against: the outbound fence and the Twilio account's numbers."""
+        return AccountRules(destinations=self.destinations, telephony=self.twilio)
 
     def close(self) -> None:
         if self.twilio is not None:
@@ -83,7 +95,7 @@ def build_app_services(settings: Settings) -> AppServices:
         settings=settings, db=common.db, queue=common.queue, store=common.store, twilio=common.twilio,
         templates=common.templates, directory=AccountDirectory(common.db, render_answer),
         call_starts=CallStarts(common.db.hot_engine), conversations=ConversationStore(common.db), llm=common.llm,
-        close=common.close,
+        account_rules=common.account_rules, close=common.close,
     )
 
 
@@ -91,6 +103,7 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
     """The worker process: the common services plus the Whisper model, the summarizer and the alerts."""
     common = build_common(settings, db_pool_size=4, twilio_retry_s=settings.step_retry_window_s)
     json_model = common.llm.json_model()
+    sms_fence = SmsFence(common.destinations, settings.sms_daily_cap)
     return PipelineContext(
         settings=settings,
         db=common.db,
@@ -99,10 +112,12 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
         transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
                                                settings.whisper_beam_size, settings.whisper_threads),
         templates=common.templates,
+        sms_fence=sms_fence,
         alerts=OwnerAlerts(common.db, Mailer(settings.smtp_url, ca_file=settings.smtp_ca_bundle), common.twilio,
                            common.templates, AlertSettings(
                                from_email=settings.alert_from_email, from_number=settings.alert_from_number,
-                               public_url=settings.public_url, retry_window_s=settings.step_retry_window_s)),
+                               public_url=settings.public_url, retry_window_s=settings.step_retry_window_s),
+                           sms_fence),
         summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None, common.templates),
         close=common.close,
     )

@@ -106,6 +106,7 @@ def run_demo(keep: bool = False) -> int:
             console.print(f"Service listening on {app.url}  (SQLite at {workdir / 'receptionist.db'})")
 
             http = stack.enter_context(httpx.Client(base_url=app.url, timeout=30.0))
+            twilio_api.add_incoming_number(BUSINESS_NUMBER)  # only numbers the Twilio account owns are routed
             response = http.post("/api/accounts", json=DEMO_ACCOUNT, headers={"Authorization": f"Bearer {admin_token}"})
             response.raise_for_status()
             account = response.json()

@@ -34,7 +34,7 @@ from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sandbox.ports import LOOPBACK
 from sandbox.server import LocalServer
@@ -48,6 +48,10 @@ _RECORDING_MEDIA = re.compile(_ACCOUNT + r"/Recordings/(?P<sid>RE[0-9a-zA-Z]+)(?
 _RECORDING_JSON = re.compile(_ACCOUNT + r"/Recordings/(?P<sid>RE[0-9a-zA-Z]+)\.json$")
 _MESSAGES = re.compile(_ACCOUNT + r"/Messages\.json$")
 _MESSAGE = re.compile(_ACCOUNT + r"/Messages/(?P<sid>SM[0-9a-f]+)\.json$")
+_INCOMING_NUMBERS = re.compile(_ACCOUNT + r"/IncomingPhoneNumbers\.json$")
+# https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource#read-multiple-incomingphonenumber-resources:
+# "PageSize ... The default is 50, and the maximum is 1000".
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,16 @@ class Recording:
     duration_s: int
     created: datetime
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class IncomingNumber:
+    """A phone number the Twilio account owns (an IncomingPhoneNumber resource)."""
+
+    sid: str
+    phone_number: str
+    friendly_name: str
+    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
 
 
 @dataclass(frozen=True)
@@ -171,6 +185,7 @@ class LocalTwilioApi(LocalServer):
         self._lock = threading.Lock()
         self._recordings: dict[str, Recording] = {}
         self._messages: list[SentMessage] = []
+        self._incoming: dict[str, IncomingNumber] = {}
         self._deleted: list[str] = []
         self._requests: list[tuple[str, str]] = []
         self._failures: list[int] = []
@@ -278,15 +293,30 @@ class LocalTwilioApi(LocalServer):
                 created=datetime.now(timezone.utc).replace(microsecond=0),
             )
 
+    def add_incoming_number(self, phone_number: str, friendly_name: str | None = None) -> str:
+        """Make `phone_number` one of the account's IncomingPhoneNumbers (as buying it would); returns its PN sid."""
+        with self._lock:
+            existing = self._incoming.get(phone_number)
+            if existing is not None:
+                return existing.sid
+            number = IncomingNumber("PN" + secrets.token_hex(16), phone_number, friendly_name or phone_number)
+            self._incoming[phone_number] = number
+            return number.sid
+
     def fail_next(self, count: int, status: int = 503) -> None:
         """Answer the next `count` requests, whatever the route, with `status` and a JSON error."""
         with self._lock:
             self._failures.extend([status] * count)
 
+    def clear_failures(self) -> None:
+        """Forget failures `fail_next` queued that no request has used yet."""
+        with self._lock:
+            self._failures.clear()
+
     # -- request handling ---------------------------------------------------------------------
 
     def _handle(self, method: str, raw_path: str, authorization: str | None, body: bytes) -> Response:
-        path = urlsplit(raw_path).path
+        path, query = urlsplit(raw_path).path, urlsplit(raw_path).query
         with self._lock:
             self._requests.append((method, path))
             injected = self._failures.pop(0) if self._failures else None
@@ -310,6 +340,7 @@ class LocalTwilioApi(LocalServer):
             (_RECORDING_MEDIA, self._recording_media),
             (_MESSAGES, self._messages_collection),
             (_MESSAGE, self._message_instance),
+            (_INCOMING_NUMBERS, lambda method, match, body, path: self._incoming_numbers(method, body, query)),
         ):
             match = pattern.match(path)
             if match:
@@ -431,6 +462,89 @@ class LocalTwilioApi(LocalServer):
         if found is None:
             return self._not_found(path)
         return _json(200, self._message_payload(found))
+
+    def _buy_number(self, body: bytes) -> Response:
+        """POST IncomingPhoneNumbers.json: "Provision a phone number" with `PhoneNumber` (E.164)
+        (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource#create-an-incomingphonenumber-resource).
+        Buying by `AreaCode` alone is not modelled: tests always name the number."""
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        number = form.get("PhoneNumber", "")
+        if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+            return _error(400, 21421, "PhoneNumber is invalid")
+        with self._lock:
+            taken = number in self._incoming
+        if taken:  # an owned number is not available to buy again
+            return _error(400, 21422, "PhoneNumber is not available")
+        self.add_incoming_number(number, form.get("FriendlyName"))
+        with self._lock:
+            return _json(201, self._incoming_payload(self._incoming[number]))
+
+    def _incoming_numbers(self, method: str, body: bytes, query: str) -> Response:
+        """GET IncomingPhoneNumbers.json, filtered and paged as Twilio's list resources are.
+
+        https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource : `PhoneNumber`
+        "You can specify partial numbers and use '*' as a wildcard for any digit"; `FriendlyName`
+        filters exactly; `PageSize` "The default is 50, and the maximum is 1000". The page carries
+        exactly the documented top-level keys: the twilio client takes the one key that is not
+        paging metadata as the records, so any extra key breaks it ("Page Records can not be
+        deserialized").
+        """
+        if method == "POST":
+            return self._buy_number(body)
+        if method not in ("GET", "HEAD"):
+            return self._method_not_allowed()
+        params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+        try:
+            page_size = int(params.get("PageSize") or DEFAULT_PAGE_SIZE)
+            page = int(params.get("Page") or 0)
+        except ValueError:
+            return _error(400, 20001, "Invalid paging parameter")
+        if not 1 <= page_size <= MAX_PAGE_SIZE or page < 0:
+            return _error(400, 20001, f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
+        with self._lock:
+            numbers = sorted(self._incoming.values(), key=lambda n: n.created)
+        if params.get("PhoneNumber"):
+            wanted = re.compile(re.escape(params["PhoneNumber"]).replace(r"\*", r"\d"))
+            numbers = [n for n in numbers if wanted.search(n.phone_number)]
+        if params.get("FriendlyName"):
+            numbers = [n for n in numbers if n.friendly_name == params["FriendlyName"]]
+        start = page * page_size
+        items = numbers[start:start + page_size]
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        filters = {k: v for k, v in params.items() if k in ("PhoneNumber", "FriendlyName", "Beta", "Origin")}
+
+        def page_uri(number: int) -> str:
+            return base + "?" + urlencode({**filters, "PageSize": page_size, "Page": number})
+
+        return _json(200, {
+            "end": start + max(len(items) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "incoming_phone_numbers": [self._incoming_payload(n) for n in items],
+            "next_page_uri": page_uri(page + 1) if start + page_size < len(numbers) else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": page_uri(page),
+        })
+
+    def _incoming_payload(self, number: IncomingNumber) -> dict[str, Any]:
+        stamp = _twilio_date(number.created)
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{number.sid}.json"
+        return {
+            "account_sid": self.account_sid, "address_requirements": "none", "address_sid": None,
+            "api_version": API_VERSION, "beta": False,
+            "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+            "date_created": stamp, "date_updated": stamp, "emergency_status": "Inactive",
+            "emergency_address_sid": None, "emergency_address_status": "unregistered",
+            "friendly_name": number.friendly_name, "identity_sid": None, "origin": "twilio",
+            "phone_number": number.phone_number, "sid": number.sid, "sms_application_sid": None,
+            "sms_fallback_method": "POST", "sms_fallback_url": None, "sms_method": "POST", "sms_url": None,
+            "status_callback": None, "status_callback_method": "POST", "trunk_sid": None, "uri": uri,
+            "voice_application_sid": None, "voice_caller_id_lookup": False, "voice_fallback_method": "POST",
+            "voice_fallback_url": None, "voice_method": "POST", "voice_url": None, "bundle_sid": None,
+            "voice_receive_mode": "voice", "status": "in-use", "type": "local",
+        }
 
     def _message_payload(self, message: SentMessage) -> dict[str, Any]:
         stamp = _twilio_date(message.created)

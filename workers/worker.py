@@ -22,6 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
+from receptionist.core.logs import scrub
 from receptionist.core.models import utcnow
 from receptionist.core.queue import JobQueue
 from receptionist.postcall.pipeline import (
@@ -99,12 +100,19 @@ class CallWorker(SimpleWorker):
         return recovered
 
     # -- failures -----------------------------------------------------------------------------
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry=None, exc_string: str = "",
+                           execution: Execution | None = None):
+        # RQ keeps this text in Redis (the job's failure and its result) for the failure TTL, out of
+        # erasure's reach: it gets the same scrubbing as the logs.
+        return super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
+                                          exc_string=scrub(exc_string), execution=execution)
+
     def handle_exception(self, job: Job, *exc_info):
         exc = exc_info[1]
         if isinstance(exc, UnusableRecording):
             job.retries_left = 0  # a corrupt file stays corrupt: fail now, visibly
         final = not (job.retries_left and job.retries_left > 0)
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = scrub(f"{type(exc).__name__}: {exc}")
         try:
             if job.func_name == "workers.jobs.process_recording" and job.args:
                 record_failure(self.pipeline_context.db, job.args[0], reason, final=final)

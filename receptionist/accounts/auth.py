@@ -5,7 +5,9 @@ a member reads its account. Bearer tokens are random and long, so a plain SHA-25
 what is stored and looked up: the token itself is shown once, when it is created.
 
 Order of answers, so that nothing leaks: no or unknown token → 401; another account's resource →
-404 (as if it did not exist); a known user without the role for this action → 403.
+404 (as if it did not exist); a known user without the role for this action → 403. A token whose
+account is closed, or whose expiry has passed, is refused like an unknown one (401), in the API
+and the dashboard alike (`refusal`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receptionist.core.errors import Forbidden, Invalid, NotFound, Unauthenticated
-from receptionist.core.models import User
+from receptionist.core.models import Account, User, utcnow
 
 ROLES = ("admin", "owner", "member")
+ACCOUNT_CLOSED, TOKEN_EXPIRED = "the account is closed", "the token has expired"
 TOKEN_PREFIX = "rcp_"
 
 
@@ -53,10 +57,24 @@ def authenticate(session: Session, token: str | None, admin_token: str | None) -
         raise Unauthenticated("missing bearer token")
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return ENV_ADMIN
-    user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
-    if user is None:
+    row = session.execute(select(User, Account.status).outerjoin(Account, Account.id == User.account_id)
+                          .where(User.token_hash == hash_token(token))).first()
+    if row is None:
         raise Unauthenticated("unknown token")
+    user, account_status = row
+    reason = refusal(user, account_status)
+    if reason:
+        raise Unauthenticated(reason)
     return user_principal(user)
+
+
+def refusal(user: User, account_status: str | None, now: datetime | None = None) -> str | None:
+    """Why a known user may not act now (their account closed, their token expired), or None."""
+    if user.account_id is not None and account_status != "active":
+        return ACCOUNT_CLOSED
+    if user.token_expires_at is not None and user.token_expires_at <= (now or utcnow()):
+        return TOKEN_EXPIRED
+    return None
 
 
 def user_principal(user: User) -> Principal:
@@ -85,14 +103,30 @@ def require_role(principal: Principal, *roles: str) -> None:
         raise Forbidden(f"this needs the role {' or '.join(roles)}")
 
 
-def create_user(session: Session, *, email: str, role: str, account_id: str | None) -> tuple[User, str]:
+def create_user(session: Session, *, email: str, role: str, account_id: str | None,
+                expires_at: datetime | None = None) -> tuple[User, str]:
     """A user and its token (returned once, stored only as a hash)."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
     if (role == "admin") != (account_id is None):
         raise Invalid("admins belong to no account; owners and members to exactly one")
+    check_expiry(expires_at)
     token = new_token()
-    user = User(email=email, role=role, account_id=account_id, token_hash=hash_token(token))
+    user = User(email=email, role=role, account_id=account_id, token_hash=hash_token(token),
+                token_expires_at=expires_at)
     session.add(user)
     session.flush()
     return user, token
+
+
+def check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
+        raise Invalid("expires_at must be a moment in the future, with its timezone (e.g. 2027-01-31T00:00:00Z)")
+
+
+def issue_new_token(user: User, expires_at: datetime | None = None) -> str:
+    """Replace the user's token (the old one stops working at once); returns the new one, shown once."""
+    check_expiry(expires_at)
+    token = new_token()
+    user.token_hash, user.token_expires_at = hash_token(token), expires_at
+    return token

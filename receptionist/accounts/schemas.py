@@ -4,15 +4,18 @@ none of them can take what another would refuse."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
+    StringConstraints,
     field_validator,
 )
 
@@ -21,9 +24,20 @@ from receptionist.settings import DEFAULT_RETENTION_DAYS, RETENTION_TIERS
 
 HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Characters no business name, greeting or FAQ needs, which break headers, logs and PostgreSQL
-# (NUL): C0 controls except tab and newline, DEL, and C1 controls.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What no business name, greeting or FAQ needs, and what breaks mail headers, SMS, logs and
+# PostgreSQL: control characters (NUL included; a Text may hold newlines and tabs), lone
+# surrogates, and the bidirectional overrides that make a name read differently than it is stored.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _bad_character(value: str, allowed: str) -> str | None:
+    for char in value:
+        if char in allowed:
+            continue
+        if char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs") or char in LINE_BREAKS:
+            return f"U+{ord(char):04X}"
+    return None
 
 
 def _e164(value: str) -> str:
@@ -48,8 +62,10 @@ def _retention(value: int) -> int:
 
 
 def _plain_text(value: str) -> str:
-    if CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+    value = value.replace("\r\n", "\n")  # a browser's textarea posts CRLF line breaks
+    bad = _bad_character(value, "\n\t")
+    if bad:
+        raise ValueError(f"must not contain control characters (found {bad})")
     return value
 
 
@@ -57,8 +73,11 @@ Phone = Annotated[str, AfterValidator(_e164)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 RetentionDays = Annotated[int, AfterValidator(_retention)]
 def _one_line(value: str) -> str:
-    if CONTROL.search(value) or "\n" in value or "\r" in value or "\t" in value:
-        raise ValueError("must be one line without control characters")
+    bad = _bad_character(value, "")
+    if bad:
+        raise ValueError(f"must be one line without control characters (found {bad})")
+    if not value.strip():
+        raise ValueError("must not be blank")
     return value
 
 
@@ -66,16 +85,30 @@ Text = Annotated[str, AfterValidator(_plain_text)]  # may span lines (a greeting
 Line = Annotated[str, AfterValidator(_one_line)]  # a name: it ends up in email headers and SMS
 
 
+def line(max_length: int):
+    """A one-line text of 1 to `max_length` characters (the length checked first, so the message says so)."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_one_line)]
+
+
+def text(max_length: int, min_length: int = 0):
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_plain_text)]
+
+
+BusinessName = line(200)
+Spoken = text(1000)  # a greeting or disclosure, read out on every call
+Zone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+
+
 class FaqEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: Line = Field(min_length=1, max_length=500)
-    answer: Text = Field(min_length=1, max_length=2000)
+    question: line(500)
+    answer: text(2000, min_length=1)
 
 
 class Business(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    services: list[Annotated[Line, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=100)
-    service_areas: list[Annotated[Line, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=200)
+    services: list[line(200)] = Field(default_factory=list, max_length=100)
+    service_areas: list[line(200)] = Field(default_factory=list, max_length=200)
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(default_factory=dict)
     faq: list[FaqEntry] = Field(default_factory=list, max_length=100)
 
@@ -95,12 +128,12 @@ class Business(BaseModel):
 
 class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Line = Field(min_length=1, max_length=200)
+    name: BusinessName
     phone_numbers: list[Phone] = Field(default_factory=list, max_length=20)
-    timezone: TimezoneName = "UTC"
+    timezone: Zone = "UTC"
     business: Business = Field(default_factory=Business)
-    greeting: Text | None = Field(None, max_length=1000)
-    disclosure: Text | None = Field(None, max_length=1000)
+    greeting: Spoken | None = None
+    disclosure: Spoken | None = None
     transfer_number: Phone | None = None
     alert_sms: list[Phone] = Field(default_factory=list, max_length=20)
     alert_emails: list[EmailStr] = Field(default_factory=list, max_length=20)
@@ -113,12 +146,12 @@ class AccountUpdate(BaseModel):
     """Fields an owner may change (and an admin, who alone may also change `retention_days`/`status`)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Line | None = Field(None, min_length=1, max_length=200)
+    name: BusinessName | None = None
     phone_numbers: list[Phone] | None = Field(None, max_length=20)
-    timezone: TimezoneName | None = None
+    timezone: Zone | None = None
     business: Business | None = None
-    greeting: Text | None = Field(None, max_length=1000)
-    disclosure: Text | None = Field(None, max_length=1000)
+    greeting: Spoken | None = None
+    disclosure: Spoken | None = None
     transfer_number: Phone | None = None
     alert_sms: list[Phone] | None = Field(None, max_length=20)
     alert_emails: list[EmailStr] | None = Field(None, max_length=20)
@@ -131,3 +164,9 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: EmailStr
     role: Literal["owner", "member"]
+    expires_at: AwareDatetime | None = Field(None, description="when the token stops working (none: never)")
+
+
+class TokenRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires_at: AwareDatetime | None = Field(None, description="when the new token stops working (none: never)")

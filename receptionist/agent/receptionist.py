@@ -111,7 +111,8 @@ class Receptionist:
 
     async def _pressed(self, digit: str) -> None:
         if digit != HUMAN_DIGIT:
-            log.info("call %s: key %r pressed; no menu uses it", self.call_sid, digit)
+            # Never the digit itself: a caller keying a card number must not land in the log.
+            log.info("call %s: a key no menu uses was pressed", self.call_sid)
             return
         await self._stop_reply()
         self.history.append({"role": "user", "content": self.tools.notes("pressed_for_person")})

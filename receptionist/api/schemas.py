@@ -14,6 +14,16 @@ class UserOut(BaseModel):
     token: str = Field(description="shown once: only a hash of it is kept")
 
 
+class UserInfo(BaseModel):
+    """A member of an account's team as its owners see it (never the token: only its hash is kept)."""
+
+    id: str
+    email: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None = Field(description="when the user's token stops working (null: never)")
+
+
 class AccountOut(BaseModel):
     id: str
     name: str

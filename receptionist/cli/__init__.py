@@ -21,10 +21,14 @@ app.add_typer(privacy_cli.training_app, name="training")
 
 
 def _logging(level: str = "INFO") -> None:
+    from receptionist.core.logs import install_log_scrubbing
+
+    install_log_scrubbing()  # no caller's phone number in any log line (receptionist.core.logs)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # The HTTP clients log every request at INFO: a line per LLM reply on every live call, which
-    # drowns the log (and costs the relay CPU on every turn). Their warnings still show.
-    for name in ("httpx", "httpx2"):
+    # drowns the log (and costs the relay CPU on every turn); the twilio client logs each request's
+    # URL, query and headers. Their warnings still show.
+    for name in ("httpx", "httpx2", "twilio.http_client"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

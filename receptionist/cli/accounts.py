@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,14 +16,29 @@ from sqlalchemy import select
 
 from receptionist.accounts import auth
 from receptionist.accounts import service as accounts
-from receptionist.accounts.schemas import AccountCreate, AccountUpdate
-from receptionist.core.errors import DomainError, Invalid, NotFound
-from receptionist.core.models import Account
+from receptionist.accounts import team
+from receptionist.accounts.auth import Principal
+from receptionist.accounts.schemas import AccountCreate, AccountUpdate, UserCreate
+from receptionist.core.errors import DomainError, NotFound
+from receptionist.core.models import Account, utcnow
 from receptionist.settings import Settings
 from receptionist.wiring import Common, command_services
 
 app = typer.Typer(help="Accounts and their users.", no_args_is_help=True)
-ACTOR = "cli"
+# Whoever has a shell on the server is the deployment's operator: an admin, audited as "cli".
+CLI = Principal(actor="cli", role="admin", account_id=None)
+EXPIRES = typer.Option(None, "--expires-in-days", min=1, max=3650, help="The token stops working after this many days.")
+
+
+def _expiry(days: int | None):
+    return utcnow() + timedelta(days=days) if days else None
+
+
+def _account(session, account_id: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
 
 
 @contextmanager
@@ -58,7 +74,7 @@ def create(json_text: str = typer.Option(None, "--json", help="The account, as t
         try:
             with db.session() as session:
                 account = accounts.create_account(session, AccountCreate.model_validate(_body(json_text, json_file)),
-                                                  actor=ACTOR)
+                                                  who=CLI, rules=svc.account_rules)
                 typer.echo(account.id)
         except (ValidationError, DomainError) as exc:
             _fail(exc)
@@ -86,28 +102,64 @@ def update(account_id: str,
         db = svc.db
         try:
             with db.session() as session:
-                account = session.get(Account, account_id)
-                if account is None:
-                    raise NotFound(f"no account {account_id}")
+                account = _account(session, account_id)
                 changes = AccountUpdate.model_validate(_body(json_text, json_file)).model_dump(exclude_unset=True, mode="json")
-                accounts.update_account(session, account, changes, actor=ACTOR, queue=svc.queue)
+                accounts.update_account(session, account, changes, who=CLI, rules=svc.account_rules, queue=svc.queue)
                 typer.echo(f"updated {account_id}: {', '.join(sorted(changes))}")
         except (ValidationError, DomainError) as exc:
             _fail(exc)
 
 
 @app.command("add-user")
-def add_user(account_id: str, email: str, role: str = typer.Option("owner", help="owner or member")):
+def add_user(account_id: str, email: str, role: str = typer.Option("owner", help="owner or member"),
+             expires_in_days: int = EXPIRES):
     """Add an owner or member to an account and print their token (shown once)."""
     with _services() as svc:
-        db = svc.db
         try:
-            with db.session() as session:
-                if session.get(Account, account_id) is None:
-                    raise NotFound(f"no account {account_id}")
-                if role not in ("owner", "member"):
-                    raise Invalid("role must be owner or member")
-                _user, token = auth.create_user(session, email=email, role=role, account_id=account_id)
+            with svc.db.session() as session:
+                body = UserCreate.model_validate({"email": email, "role": role, "expires_at": _expiry(expires_in_days)})
+                _user, token = team.add_user(session, CLI, _account(session, account_id), email=body.email,
+                                             role=body.role, expires_at=body.expires_at)
+                typer.echo(token)
+        except (ValidationError, DomainError) as exc:
+            _fail(exc)
+
+
+@app.command("users")
+def list_users(account_id: str):
+    """List an account's users (their tokens are never shown again: rotate one to get a new one)."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                table = Table("id", "email", "role", "created", "token expires")
+                for user in team.list_users(session, CLI, _account(session, account_id)):
+                    table.add_row(user.id, user.email, user.role, f"{user.created_at:%Y-%m-%d}",
+                                  f"{user.token_expires_at:%Y-%m-%d %H:%M} UTC" if user.token_expires_at else "never")
+            Console().print(table)
+        except DomainError as exc:
+            _fail(exc)
+
+
+@app.command("remove-user")
+def remove_user(account_id: str, user_id: str):
+    """Remove a user from an account: their token stops working at once."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                user = team.remove_user(session, CLI, _account(session, account_id), user_id)
+                typer.echo(f"removed {user.email} ({user.role}) from {account_id}")
+        except DomainError as exc:
+            _fail(exc)
+
+
+@app.command("rotate-token")
+def rotate_token(account_id: str, user_id: str, expires_in_days: int = EXPIRES):
+    """Give a user a new token and print it (shown once); the old one stops working at once."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                _user, token = team.rotate_token(session, CLI, _account(session, account_id), user_id,
+                                                 expires_at=_expiry(expires_in_days))
                 typer.echo(token)
         except DomainError as exc:
             _fail(exc)

@@ -34,3 +34,7 @@ class Unauthenticated(DomainError):
 
 class Forbidden(DomainError):
     """A known user asking for what their role does not allow."""
+
+
+class Unavailable(DomainError):
+    """A system the answer depends on cannot be reached now; the same request may work later."""

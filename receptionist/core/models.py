@@ -202,7 +202,8 @@ class TextBack(Base):
 
 class User(Base):
     """Someone who can use the API and the dashboard: an admin of the deployment, or an owner or
-    member of one account. Only a hash of the bearer token is kept; the token is shown once."""
+    member of one account. Only a hash of the bearer token is kept; the token is shown once. A
+    user of a closed account, or whose token has expired, is refused everywhere."""
 
     __tablename__ = "users"
 
@@ -211,6 +212,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(16))  # admin | owner | member
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # When the token stops working (None: when it is rotated or the user removed); rotating sets a new one.
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

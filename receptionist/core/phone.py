@@ -101,3 +101,9 @@ def say_digits(number: str) -> str:
     if number.startswith("+1") and len(number) == 12:
         return f"{number[2:5]}-{number[5:8]}-{number[8:]}"
     return " ".join(number.lstrip("+"))
+
+
+def masked(number: str | None) -> str:
+    """A phone number as logs and error messages may show it: only its last four digits."""
+    digits = re.sub(r"\D", "", number or "")
+    return f"***{digits[-4:]}" if len(digits) > 4 else "***"

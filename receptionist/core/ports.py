@@ -32,6 +32,10 @@ class RecordingUnavailable(PermanentError):
     """The provider answered that the recording does not exist or cannot be read with our credentials."""
 
 
+class LookupUnavailable(Exception):
+    """The provider could not answer a question about the account (down, or our credentials refused)."""
+
+
 class TelephonyApi(Protocol):
     """The phone company's REST API, as far as the domain uses it."""
 
@@ -43,3 +47,7 @@ class TelephonyApi(Protocol):
 
     def send_sms(self, to: str, from_: str, body: str) -> SentText:
         """Send a text; TextRefused when the provider will not deliver it."""
+
+    def owns_number(self, number: str) -> bool:
+        """Whether `number` (E.164) is one of the provider account's own incoming numbers;
+        LookupUnavailable when the provider cannot say."""

@@ -13,21 +13,24 @@ import re
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from receptionist.accounts import auth
 from receptionist.accounts import service as accounts
+from receptionist.accounts import team
 from receptionist.accounts.access import load_account, load_call
 from receptionist.accounts.auth import ENV_ADMIN, Principal
-from receptionist.accounts.schemas import DAYS
+from receptionist.accounts.schemas import DAYS, UserCreate
 from receptionist.core import audit
-from receptionist.core.errors import DomainError, Unauthenticated
-from receptionist.core.models import Account, Call, Recording, User
+from receptionist.core.errors import Conflict, DomainError, Unauthenticated
+from receptionist.core.models import Account, Call, Recording, User, utcnow
 from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
 from receptionist.dashboard.pages import (
     CSS_PATH,
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 25
 ENDED_KEY = "receptionist:dashboard:signed-out:{}"
 SAFE_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/_\-.~%]*$")
+TOKEN_VALIDITY_DAYS = (30, 90, 365)  # the team form's choices; empty means the token never expires
 NOTICES = {"signed-out": "signed_out", "expired": "expired", "closed": "closed"}  # ?notice= → message
 
 
@@ -128,8 +132,11 @@ def resolve_viewer(request: Request, db: Session, svc: AppServices) -> Viewer:
         principal, name = auth.user_principal(user), user.email
     account_id = principal.account_id or data.account_id
     account = db.get(Account, account_id) if account_id else None
-    if not principal.is_admin and (account is None or account.status != "active"):
-        raise SignInRequired(forget=True, notice="closed")
+    if not principal.is_admin:
+        # The API's own refusal (auth.refusal): a closed account's or an expired token's session ends.
+        refused = auth.refusal(user, account.status if account is not None else None)
+        if refused:
+            raise SignInRequired(forget=True, notice="closed" if refused == auth.ACCOUNT_CLOSED else "expired")
     viewer = Viewer(principal, data, codec.csrf_token(data), name, account)
     request.state.viewer = viewer
     return viewer
@@ -204,15 +211,12 @@ def signin(request: Request, form: FormData = Depends(posted_form), db: Session 
 
     try:
         who = auth.authenticate(db, (_text(form, "token") or "").strip(), svc.settings.admin_token)
-    except Unauthenticated:
-        return refuse(message(request, "bad_token"))
+    except Unauthenticated as exc:
+        return refuse(message(request, "closed" if exc.message == auth.ACCOUNT_CLOSED else "bad_token"))
     if who.user_id is None:
         signed = codec.signed_in(ADMIN_TOKEN_SUBJECT, svc.settings.admin_token)
     else:
         user = db.get(User, who.user_id)
-        account = db.get(Account, user.account_id) if user.account_id else None
-        if not who.is_admin and (account is None or account.status != "active"):
-            return refuse(message(request, "closed"))
         signed = codec.signed_in(f"user:{user.id}", user.token_hash)
     audit.record(db, who.actor, "session.signin", account_id=who.account_id, via="dashboard")
     db.commit()
@@ -300,18 +304,29 @@ def call_recording(call_sid: str, request: Request, viewer: Viewer = Depends(cur
 
 
 def account_page_response(request: Request, viewer: Viewer, account: Account, form: AccountForm,
-                          status_code: int = 200, saved: bool = False):
+                          status_code: int = 200, saved: bool = False, db: Session | None = None,
+                          notice: str | None = None, new_token: dict | None = None,
+                          team_errors: list[str] | None = None):
+    users = team.list_users(db, viewer.principal, account) if db is not None and viewer.can_edit else []
     return render(request, "account.html", status_code=status_code, title="Account", viewer=viewer, account=account,
-                  form=form, days=DAYS, saved=saved)
+                  form=form, days=DAYS, saved=saved, users=users, notice=notice, new_token=new_token,
+                  team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS)
+
+
+def _expiry(form: FormData) -> datetime | None:
+    days = _text(form, "valid_days") or ""
+    return utcnow() + timedelta(days=int(days)) if days.isdigit() and int(days) in TOKEN_VALIDITY_DAYS else None
 
 
 @router.get("/account")
-def account_page(request: Request, saved: bool = Query(False), viewer: Viewer = Depends(current_viewer),
+def account_page(request: Request, saved: bool = Query(False), removed: bool = Query(False),
+                 viewer: Viewer = Depends(current_viewer),
                  db: Session = Depends(session)):
     if viewer.account is None:
         return RedirectResponse("/accounts", status_code=303)
     account = load_account(db, viewer.principal, viewer.account.id)
-    return account_page_response(request, viewer, account, AccountForm(form_values(account)), saved=saved)
+    return account_page_response(request, viewer, account, AccountForm(form_values(account)), saved=saved, db=db,
+                                 notice=message(request, "user_removed") if removed else None)
 
 
 @router.post("/account")
@@ -322,19 +337,75 @@ def save_account(request: Request, form: FormData = Depends(checked_form), viewe
     account = load_account(db, viewer.principal, viewer.account.id, write=True)
     shown, changes = parse_account_form(form, account)
     if shown.errors:
-        return account_page_response(request, viewer, account, shown, status_code=422)
+        return account_page_response(request, viewer, account, shown, status_code=422, db=db)
     if changes:
         try:
-            accounts.update_account(db, account, changes, actor=viewer.principal.actor, queue=svc.queue)
+            accounts.update_account(db, account, changes, who=viewer.principal, rules=svc.account_rules,
+                                    queue=svc.queue)
             db.commit()
         except DomainError as failure:
             db.rollback()
             exc = as_api_error(failure)
             shown.errors["form"] = [exc.message]
             return account_page_response(request, viewer, load_account(db, viewer.principal, account.id), shown,
-                                         status_code=exc.status)
+                                         status_code=exc.status, db=db)
         svc.directory.clear()  # the greeting and disclosure are cached per number
     return RedirectResponse("/account?saved=true", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------
+# The account's team (owners and admins): the API's own team functions, so the same rules and audit
+
+
+def _team_account(db: Session, viewer: Viewer) -> Account:
+    if viewer.account is None:
+        raise ApiError(404, "no account picked")
+    return load_account(db, viewer.principal, viewer.account.id, write=True)
+
+
+def _team_page(request: Request, db: Session, viewer: Viewer, account: Account, status_code: int = 200, **shown):
+    return account_page_response(request, viewer, account, AccountForm(form_values(account)), status_code=status_code,
+                                 db=db, **shown)
+
+
+@router.post("/account/users")
+def add_team_user(request: Request, form: FormData = Depends(checked_form), viewer: Viewer = Depends(current_viewer),
+                  db: Session = Depends(session)):
+    account = _team_account(db, viewer)
+    try:
+        body = UserCreate.model_validate({"email": (_text(form, "email") or "").strip(),
+                                          "role": _text(form, "role") or "member", "expires_at": _expiry(form)})
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()]
+        return _team_page(request, db, viewer, account, status_code=422, team_errors=problems)
+    user, token = team.add_user(db, viewer.principal, account, email=body.email, role=body.role,
+                                expires_at=body.expires_at)
+    db.commit()
+    return _team_page(request, db, viewer, account, notice=message(request, "user_added"),
+                      new_token={"email": user.email, "role": user.role, "token": token})
+
+
+@router.post("/account/users/{user_id}/token")
+def rotate_team_token(user_id: str, request: Request, form: FormData = Depends(checked_form),
+                      viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    account = _team_account(db, viewer)
+    user, token = team.rotate_token(db, viewer.principal, account, user_id, expires_at=_expiry(form))
+    db.commit()
+    return _team_page(request, db, viewer, account, notice=message(request, "token_rotated"),
+                      new_token={"email": user.email, "role": user.role, "token": token})
+
+
+@router.post("/account/users/{user_id}/remove", dependencies=[Depends(checked_form)])
+def remove_team_user(user_id: str, request: Request, viewer: Viewer = Depends(current_viewer),
+                     db: Session = Depends(session)):
+    account = _team_account(db, viewer)
+    try:
+        team.remove_user(db, viewer.principal, account, user_id)
+    except Conflict as exc:
+        db.rollback()
+        return _team_page(request, db, viewer, account, status_code=409, team_errors=[exc.message])
+    db.commit()
+    return RedirectResponse("/account?removed=true", status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,6 +4,12 @@ A `Delivery` row is claimed before sending and marked sent right after the serve
 message, so a re-run job or a duplicate callback sends nothing new. The only window left is a
 crash between the server's acceptance and that commit; an email then carries the same Message-ID
 again, which mail systems use to drop the duplicate.
+
+One recipient's trouble never holds up another's: an alert that cannot be composed (an account
+name no mail header can carry, a template that fails) fails that recipient permanently with its
+reason; a text outside the outbound fence or over the account's daily cap is `suppressed` with
+its reason (`notify.outbound`); and a passing outage (SMTP or Twilio down) leaves that delivery
+pending while the others are still sent, then hands the job back for a retry.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from sqlalchemy.exc import IntegrityError
 
 from receptionist.core.db import Database
 from receptionist.core.models import Call, Delivery, utcnow
+from receptionist.core.phone import masked
 from receptionist.core.ports import TelephonyApi, TextRefused
 from receptionist.core.retry import PermanentError, with_backoff
 from receptionist.core.templates import Templates
 from receptionist.notify import consent
 from receptionist.notify.mailer import Mailer, is_transient_smtp
+from receptionist.notify.outbound import SmsFence
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +106,10 @@ class AlertSettings:
 
 
 class OwnerAlerts:
-    def __init__(self, db: Database, mailer: Mailer, twilio: TelephonyApi, templates: Templates, config: AlertSettings):
+    def __init__(self, db: Database, mailer: Mailer, twilio: TelephonyApi, templates: Templates, config: AlertSettings,
+                 fence: SmsFence):
         self.db = db
+        self.fence = fence
         self.mailer = mailer
         self.twilio = twilio
         self.templates = templates
@@ -160,39 +170,62 @@ class OwnerAlerts:
 
     # -- sending -------------------------------------------------------------------------------
     def send_for(self, call: Call) -> int:
-        """Send the call's alerts that have not gone out yet; returns how many were sent now."""
+        """Send the call's alerts that have not gone out yet; returns how many were sent now.
+
+        Every recipient is tried; when some failed in a way that may heal, the first such failure
+        is raised after the others were sent, so the job is retried for what is still pending.
+        """
         account = call.account
-        sent = 0
-        for recipient in account.alert_emails or []:
-            sent += self._deliver(call, "email", recipient)
-        for recipient in account.alert_sms or []:
-            sent += self._deliver(call, "sms", recipient)
+        sent, transient = 0, None
+        recipients = [("email", r) for r in account.alert_emails or []] + [("sms", r) for r in account.alert_sms or []]
+        for channel, recipient in recipients:
+            try:
+                sent += self._deliver(call, channel, recipient)
+            except Exception as exc:  # stays pending (see _deliver); the others still go out
+                transient = transient or exc
+        if transient is not None:
+            raise transient
         return sent
+
+    def _compose(self, call: Call, channel: str, recipient: str):
+        return self.compose_email(call, recipient) if channel == "email" else self.compose_sms(call)
 
     def _deliver(self, call: Call, channel: str, recipient: str) -> int:
         delivery = claim_delivery(self.db, call.id, channel, recipient)
         if delivery is None:
             return 0
+        shown = masked(recipient) if channel == "sms" else recipient
         if channel == "sms":
             with self.db.session() as session:
                 opted_out = consent.is_opted_out(session, recipient)
+                refusal = None if opted_out else self.fence.refusal(session, call.account_id, recipient)
             if opted_out:
                 finish_delivery(self.db, delivery.id, "suppressed", error="recipient opted out (STOP)")
+                return 0
+            if refusal is not None:
+                finish_delivery(self.db, delivery.id, "suppressed", error=refusal)
+                log.warning("sms alert for %s to %s suppressed: %s", call.call_sid, shown, refusal)
                 return 0
             if not self.config.from_number:
                 finish_delivery(self.db, delivery.id, "failed", error="RECEPTIONIST_ALERT_FROM_NUMBER is not set")
                 return 0
         try:
+            message = self._compose(call, channel, recipient)
+        except Exception as exc:  # the same data composes the same way next time: no retry heals it
+            reason = f"the alert could not be composed: {type(exc).__name__}: {exc}"
+            finish_delivery(self.db, delivery.id, "failed", error=reason[:2000])
+            log.error("%s alert for %s to %s failed: %s", channel, call.call_sid, shown, reason)
+            return 0
+        try:
             if channel == "email":
-                message = self.compose_email(call, recipient)
                 with_backoff(lambda: self.mailer.send(message), what=f"email to {recipient}",
                              is_transient=is_transient_smtp, window_s=self.config.retry_window_s)
                 provider_id = message["Message-ID"]
             else:
-                provider_id = self.twilio.send_sms(recipient, self.config.from_number, self.compose_sms(call)).sid
+                provider_id = self.twilio.send_sms(recipient, self.config.from_number, message).sid
         except PermanentError as exc:
             finish_delivery(self.db, delivery.id, "failed", error=str(exc))
-            log.error("%s alert for %s to %s failed: %s", channel, call.call_sid, recipient, exc)
+            log.error("%s alert for %s to %s failed: %s", channel, call.call_sid, shown, exc)
             if isinstance(exc, TextRefused) and exc.opted_out:
                 with self.db.session() as session:
                     consent.opt_out(session, recipient, "carrier STOP (the provider refused: unsubscribed)")

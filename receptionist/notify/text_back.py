@@ -1,7 +1,9 @@
 """The missed-call text-back: one friendly text to a caller who hung up before saying anything.
 
 At most one per caller per account per day (the account's day), never to a number that sent
-STOP, and only when the account turned `missed_call_text_back` on.
+STOP, only when the account turned `missed_call_text_back` on, and only inside the outbound fence
+(`notify.outbound`: an allowed country, an ordinary number, the account's daily cap): a caller ID
+is whatever the caller's network says it is, so this is the text an attacker can aim.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from receptionist.core import phone
+from receptionist.core.phone import masked
 from receptionist.core.db import Database
 from receptionist.core.models import Call, TextBack
 from receptionist.core.ports import TelephonyApi, TextRefused
@@ -19,12 +22,14 @@ from receptionist.core.retry import PermanentError
 from receptionist.core.templates import Templates
 from receptionist.notify import consent
 from receptionist.notify.alerts import local_time
+from receptionist.notify.outbound import SmsFence
 
 log = logging.getLogger(__name__)
 
 
-def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, call_id: int) -> str:
-    """What happened: "sent", "disabled", "opted-out", "already-texted-today", "no-number", "failed"."""
+def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, fence: SmsFence, call_id: int) -> str:
+    """What happened: "sent", "disabled", "opted-out", "already-texted-today", "no-number", "suppressed"
+    (outside the fence: recorded with the reason), "failed"."""
     with db.session() as session:
         call = session.get(Call, call_id)
         account = call.account
@@ -48,6 +53,11 @@ def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, cal
         elif row.call_id != call.id or row.status != "pending":
             return "already-texted-today"
         text_back_id = row.id
+        refusal = fence.refusal(session, account.id, call.from_number)
+        if refusal is not None:
+            row.status, row.error = "suppressed", refusal
+            log.warning("missed-call text-back for call %s suppressed: %s", call.call_sid, refusal)
+            return "suppressed"
         body = templates.render("text_back.txt", business_name=account.name, business_number=call.to_number)
         to, from_ = call.from_number, call.to_number
     try:
@@ -62,5 +72,5 @@ def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, cal
     with db.session() as session:
         row = session.get(TextBack, text_back_id)
         row.status, row.provider_id = "sent", sent.sid
-    log.info("missed-call text-back sent to %s for call %s", to, call_id)
+    log.info("missed-call text-back sent to %s for call %s", masked(to), call_id)
     return "sent"

@@ -22,6 +22,7 @@ from receptionist.core.ports import TelephonyApi
 from receptionist.core.retry import PermanentError, with_backoff
 from receptionist.core.templates import Templates
 from receptionist.notify.alerts import OwnerAlerts, fail_pending_deliveries
+from receptionist.notify.outbound import SmsFence
 from receptionist.notify.text_back import send_text_back
 from receptionist.postcall.audio import BadRecording, decode_recording
 from receptionist.postcall.summary import Summarizer
@@ -56,6 +57,7 @@ class PipelineContext:
     twilio: TelephonyApi
     transcriber: Transcriber
     templates: Templates
+    sms_fence: SmsFence
     alerts: OwnerAlerts
     summarizer: Summarizer
     close: Callable[[], None]  # closes what holds connections (set by whoever built it)
@@ -203,7 +205,7 @@ def handle_call_end(ctx: PipelineContext, call_sid: str) -> str:
     call_id = _call_id(ctx, call_sid)
     if call_id is None:
         return "gone"
-    text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, call_id)
+    text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, ctx.sms_fence, call_id)
     summarize_call(ctx, call_id, refresh=False)
     _send_alerts(ctx, call_id)
     return text_back

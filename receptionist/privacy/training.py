@@ -98,7 +98,7 @@ def export_training_set(db: Database, store: ObjectStore, out_dir: Path, *, acco
             reason = "no transcript" if not call.transcript else exclusion_reason(store, call, account)
             if reason is None:
                 document = json.loads(store.get(transcript_key(account.id, call.call_sid)))
-                redactor = redactor_for_call(call.from_number, call.lead, account.name)
+                redactor = redactor_for_call(call.from_number, call.lead, account.name, account.business)
                 record = {
                     "call_sid": call.call_sid,
                     "segments": [{"speaker": s.get("speaker"), "start": s.get("start"), "end": s.get("end"),
@@ -121,7 +121,9 @@ def export_training_set(db: Database, store: ObjectStore, out_dir: Path, *, acco
         "redactions": {placeholder.strip("[]").lower(): n for placeholder, n in sorted(export.redactions.items())},
         "rules": ["account active and not opted out", "call not opted out",
                   "every stored object of the call tagged training=allowed",
-                  "phone numbers, emails, street addresses and stated names redacted"],
+                  "personal details redacted: the call's own name, numbers and address (near-misses too), "
+                  "phone numbers, emails, card numbers with CVV and expiry, street addresses with unit and ZIP, "
+                  "dates of birth and names"],
     }
     tmp_manifest = out_dir / (MANIFEST + ".partial")
     tmp_manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

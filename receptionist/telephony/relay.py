@@ -156,11 +156,12 @@ async def _receive_json(websocket: WebSocket) -> dict | None:
         try:
             decoded = json.loads(raw)
         except (TypeError, ValueError):
-            log.warning("relay: unreadable message ignored: %.200r", raw)
+            # Its length only: a message can carry what the caller said or keyed.
+            log.warning("relay: unreadable message of %d characters ignored", len(raw or ""))
             continue
         if isinstance(decoded, dict):
             return decoded
-        log.warning("relay: non-object message ignored: %.200r", raw)
+        log.warning("relay: non-object message of %d characters ignored", len(raw or ""))
 
 
 @router.websocket("/relay")
@@ -239,7 +240,7 @@ def _handoff(raw: str | None) -> dict | None:
     try:
         data = json.loads(raw)
     except ValueError:
-        log.warning("relay action: HandoffData is not JSON: %.200r", raw)
+        log.warning("relay action: HandoffData of %d characters is not JSON", len(raw))
         return None
     return data if isinstance(data, dict) else None
 

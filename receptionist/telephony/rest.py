@@ -1,4 +1,4 @@
-"""Twilio's REST API: recording media download and deletion, and text messages.
+"""Twilio's REST API: recording media download and deletion, text messages, and the account's own numbers.
 
 The base URL comes from `RECEPTIONIST_TWILIO_API_URL`, so a Twilio-compatible provider or a local
 stand-in can be used. Messages and deletions go through the `twilio` client; media is fetched with
@@ -8,12 +8,13 @@ httpx because the `twilio` client decodes bodies as text.
 from __future__ import annotations
 
 import httpx
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from receptionist.core.ports import RecordingUnavailable, SentText, TextRefused
-from receptionist.core.retry import with_backoff
+from receptionist.core.phone import masked
+from receptionist.core.ports import LookupUnavailable, RecordingUnavailable, SentText, TextRefused
+from receptionist.core.retry import TransientError, with_backoff
 
 # Twilio error codes meaning the recipient cannot be texted, ever, from this sender: 21610 is
 # "unsubscribed recipient" (they replied STOP to Twilio directly), 21614 "not a mobile number".
@@ -75,13 +76,37 @@ class TwilioRest:
                 message = self.client.messages.create(to=to, from_=from_, body=body)
             except TwilioRestException as exc:
                 if not _transient_twilio(exc):
-                    reason = UNREACHABLE_CODES.get(exc.code or 0, exc.msg)
-                    raise TextRefused(f"Twilio refused the text to {to}: {reason} (code {exc.code})",
-                                      opted_out=exc.code == OPTED_OUT) from exc
+                    # Twilio's own message may quote the number: the reason kept is ours, masked.
+                    reason = UNREACHABLE_CODES.get(exc.code or 0, f"HTTP {exc.status}")
+                    raise TextRefused(f"Twilio refused the text to {masked(to)}: {reason} (code {exc.code})",
+                                      opted_out=exc.code == OPTED_OUT) from None
                 raise
             return SentText(message.sid, message.status)
 
-        return with_backoff(send, what=f"text to {to}", is_transient=_transient_twilio, window_s=self.retry_window_s)
+        return with_backoff(send, what=f"text to {masked(to)}", is_transient=_transient_twilio,
+                            window_s=self.retry_window_s)
+
+    def owns_number(self, number: str) -> bool:
+        """Whether `number` is one of this Twilio account's IncomingPhoneNumbers.
+
+        The `PhoneNumber` filter also matches partial numbers
+        (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource), so only an
+        exact `phone_number` in the answer counts.
+        """
+
+        def look_up() -> bool:
+            found = self.client.incoming_phone_numbers.list(phone_number=number, page_size=50, limit=50)
+            return any(item.phone_number == number for item in found)
+
+        try:
+            return with_backoff(look_up, what="look-up among the Twilio account's numbers",
+                                is_transient=_transient_twilio, window_s=self.retry_window_s)
+        except TransientError as exc:
+            raise LookupUnavailable(f"Twilio did not answer the look-up: {exc}") from None
+        except TwilioRestException as exc:
+            raise LookupUnavailable(f"Twilio refused the look-up (HTTP {exc.status}, code {exc.code})") from None
+        except TwilioException as exc:
+            raise LookupUnavailable(f"Twilio refused the look-up ({exc.args[0]})") from None
 
     def close(self) -> None:
         self._http.close()
@@ -101,6 +126,9 @@ def _transient_http(exc: BaseException) -> bool:
 def _transient_twilio(exc: BaseException) -> bool:
     if isinstance(exc, TwilioRestException):
         return exc.status >= 500 or exc.status == 429
+    if isinstance(exc, TwilioException):  # a list's page that would not load carries the response
+        status = getattr(exc.args[1], "status_code", 0) if len(exc.args) > 1 else 0
+        return status >= 500 or status == 429
     # The twilio client wraps requests; connection failures surface as requests' exceptions.
     import requests
 

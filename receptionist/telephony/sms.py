@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
+from receptionist.core.phone import masked
 from receptionist.notify import consent
 from receptionist.telephony.webhooks import signed_form
 from receptionist.web.deps import services
@@ -49,5 +50,5 @@ def inbound_sms(form: dict[str, str] = Depends(signed_form), svc: AppServices = 
             reply = svc.templates.render("sms_start.txt", **values)
         else:
             reply = svc.templates.render("sms_help.txt", **values)
-    log.info("sms keyword %s from %s to %s", keyword.word, sender, to)
+    log.info("sms keyword %s from %s to %s", keyword.word, masked(sender), masked(to))
     return _twiml(reply)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from receptionist.calls import records as calls
+from receptionist.core.phone import masked
 from receptionist.telephony import events, twiml
 from receptionist.web.deps import services
 from receptionist.web.errors import ApiError
@@ -57,7 +58,7 @@ def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depend
     event = _parse(events.call_started, form)
     account = svc.directory.route(event.to_number)
     if account is None:
-        log.info("call %s to unknown number %s", event.call_sid, event.to_number)
+        log.info("call %s to unknown number %s", event.call_sid, masked(event.to_number))
         return _xml(twiml.unknown_number(svc.templates.render("unknown_number.txt")))
     svc.call_starts.record(event, account)
     return _xml(account.answer_twiml)

@@ -14,6 +14,7 @@ from receptionist.core.errors import (
     Invalid,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 
 STATUS_CODES = {
@@ -21,7 +22,7 @@ STATUS_CODES = {
     409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid",
     429: "rate_limited", 500: "internal", 503: "unavailable",
 }
-DOMAIN_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unauthenticated: 401, Forbidden: 403}
+DOMAIN_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unauthenticated: 401, Forbidden: 403, Unavailable: 503}
 
 
 class ApiError(Exception):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from receptionist.accounts.service import AccountRules
 from receptionist.agent.llm import LlmClients
 from receptionist.calls.conversations import ConversationStore
 from receptionist.calls.directory import AccountDirectory
@@ -31,5 +32,6 @@ class AppServices:
     call_starts: CallStarts
     conversations: ConversationStore
     llm: LlmClients  # the relay's model comes from here; unconfigured means the offline receptionist
+    account_rules: AccountRules  # the outbound fence and the Twilio account's numbers, for account changes
     close: Callable[[], None]  # closes everything above that holds a connection (set by whoever built it)
     clock: Callable[[], datetime] = field(default=utcnow)  # aware "now"; tests move it outside business hours

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.service import own_numbers
 from tests.support.world import ACCOUNT
 from tests.support.world import BUSINESS_NUMBER as BUSINESS
 from tests.support.world import CALLER_NUMBER as CALLER
@@ -12,7 +13,7 @@ def test_healthz(service):
 
 
 def test_account_roundtrip(service):
-    created = service.create_account(alert_sms=["+15550100999"], retention_days=365, training_opt_out=True)
+    created = service.create_account(alert_sms=["+13125550199"], retention_days=365, training_opt_out=True)
     assert created["name"] == "Acme Plumbing"
     assert created["phone_numbers"] == ACCOUNT["phone_numbers"]
     assert created["business"]["service_areas"] == ["Springfield", "Shelbyville"]
@@ -228,9 +229,11 @@ def test_the_audit_log_names_every_field_a_change_made(service):
     from receptionist.core.models import AuditEvent
 
     account = service.create_account()
+    own_numbers(service.settings, ["+15550100201"])
     changed = service.http.patch(f"/api/accounts/{account['id']}", headers=service.admin(),
                                  json={"phone_numbers": [BUSINESS, "+15550100201"], "greeting": "Hello there."})
     assert changed.status_code == 200, changed.text
     with service.app.state.services.db.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "account.update")).one()
     assert event.detail["fields"] == ["greeting", "phone_numbers"]
+    assert event.detail["phone_numbers"] == {"from": [BUSINESS], "to": [BUSINESS, "+15550100201"]}

@@ -18,6 +18,7 @@ from receptionist.app import create_app
 from receptionist.core.models import Call, Recording
 from receptionist.settings import Settings
 from receptionist.storage.objects import ObjectTags, recording_key
+from tests.support.service import own_numbers
 from tests.support.world import ACCOUNT
 
 PRINCIPALS = ("admin", "owner_a", "member_a", "owner_b", "no_token", "bad_token")
@@ -37,6 +38,9 @@ POLICY: dict[tuple[str, str], tuple[int, set[str]]] = {
     ("GET", "/api/calls/{}/recording"): (302, {"admin", "owner_a", "member_a"}),
     ("GET", "/api/accounts/{}/export"): (200, {"admin", "owner_a"}),
     ("DELETE", "/api/accounts/{}/callers/{}"): (200, {"admin", "owner_a"}),
+    ("GET", "/api/accounts/{}/users"): (200, {"admin", "owner_a"}),
+    ("DELETE", "/api/accounts/{}/users/{}"): (200, {"admin", "owner_a"}),
+    ("POST", "/api/accounts/{}/users/{}/token"): (200, {"admin", "owner_a"}),
 }
 
 
@@ -92,6 +96,7 @@ class Tenants:
     call_sid: str
     caller: str
     tokens: dict[str, str | None]
+    user_id: str  # a member of account A whom the team routes act on
 
 
 @pytest.fixture
@@ -105,6 +110,9 @@ def tenants(pg_service) -> Tenants:
                                      json={"email": f"{name}@example.com", "role": role})
         assert response.status_code == 201, response.text
         tokens[name] = response.json()["token"]
+    target = service.http.post(f"/api/accounts/{a['id']}/users", headers=service.admin(),
+                               json={"email": "target@example.com", "role": "member"}).json()
+    own_numbers(service.settings, ["+15550100299"])  # what the account-creation request routes
     caller = "+15550142999"
     call = service.player.start(caller, "+15550100201")
     svc = service.app.state.services
@@ -114,12 +122,13 @@ def tenants(pg_service) -> Tenants:
         row = session.query(Call).filter_by(call_sid=call.call_sid).one()
         session.add(Recording(recording_sid="RE" + call.call_sid[2:], call_id=row.id, media_url="", status="done",
                               audio_key=key))
-    return Tenants(a, b, call.call_sid, caller, tokens)
+    return Tenants(a, b, call.call_sid, caller, tokens, target["id"])
 
 
 def request_for(method: str, path: str, t: Tenants) -> tuple[str, dict | None]:
     url = (path.replace("{account_id}", t.account_a["id"]).replace("{id}", t.account_a["id"])
-           .replace("{call_sid}", t.call_sid).replace("{e164}", t.caller).replace("{caller}", t.caller))
+           .replace("{call_sid}", t.call_sid).replace("{e164}", t.caller).replace("{caller}", t.caller)
+           .replace("{user_id}", t.user_id))
     assert "{" not in url, f"unknown path parameter in {path}"
     bodies = {
         ("POST", "/api/accounts"): {**ACCOUNT, "phone_numbers": ["+15550100299"], "name": "New Co"},
@@ -141,6 +150,16 @@ def test_route_answers_each_caller_as_the_policy_says(pg_service, tenants, metho
     assert response.status_code == want, f"{who} {method} {url}: {response.status_code} {response.text[:300]}"
     if want >= 400:
         assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_a_user_of_another_account_is_not_found_through_ones_own(pg_service, tenants):
+    """Account B's owner names account B in the path but account A's user: 404, and nothing happens."""
+    headers = {"Authorization": f"Bearer {tenants.tokens['owner_b']}"}
+    base = f"/api/accounts/{tenants.account_b['id']}/users/{tenants.user_id}"
+    assert pg_service.http.delete(base, headers=headers).status_code == 404
+    assert pg_service.http.post(base + "/token", headers=headers).status_code == 404
+    listed = pg_service.http.get(f"/api/accounts/{tenants.account_a['id']}/users", headers=pg_service.admin()).json()
+    assert tenants.user_id in {user["id"] for user in listed}
 
 
 def test_foreign_and_missing_resources_look_the_same(pg_service, tenants):

@@ -50,3 +50,24 @@ def test_invalid_input_is_a_clear_error(cli):
     assert "retention_days" in result.output and "7, 30, 60, 90" in result.output
     result = cli.runner.invoke(app, ["accounts", "add-user", "nope", "a@example.com"])
     assert result.exit_code == 1 and "no account nope" in result.output
+
+
+def test_team_commands_list_rotate_and_remove(cli):
+    account_id = cli("accounts", "create", "--json", json.dumps(ACCOUNT))
+    old = cli("accounts", "add-user", account_id, "owner@example.com", "--role", "owner", "--expires-in-days", "30")
+    cli("accounts", "add-user", account_id, "member@example.com", "--role", "member")
+    listed = cli.runner.invoke(app, ["accounts", "users", account_id], env={"COLUMNS": "200"}).output
+    assert "owner@example.com" in listed and "member@example.com" in listed and old not in listed
+    with cli.db.session() as session:
+        from receptionist.core.models import User
+
+        users = {u.email: u.id for u in session.query(User)}
+        assert auth.authenticate(session, old, None).role == "owner"
+    new = cli("accounts", "rotate-token", account_id, users["owner@example.com"])
+    with cli.db.session() as session:
+        assert auth.authenticate(session, new, None).role == "owner"
+        with pytest.raises(Exception):
+            auth.authenticate(session, old, None)
+    assert "removed member@example.com" in cli("accounts", "remove-user", account_id, users["member@example.com"])
+    refused = cli.runner.invoke(app, ["accounts", "remove-user", account_id, users["owner@example.com"]])
+    assert refused.exit_code == 1 and "last owner" in refused.output

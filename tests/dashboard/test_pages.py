@@ -4,6 +4,7 @@ authorisation, validation and audit as the API."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
@@ -49,8 +50,8 @@ def profile_form(csrf: str, **overrides) -> dict:
         "faq_question": ["Do you charge for estimates?", ""], "faq_answer": ["No, estimates are free.", ""],
         "greeting": "Thanks for calling Acme, how can we help?",
         "disclosure": "This call is recorded so we can serve you better.",
-        "transfer_number": "+15550109999",
-        "alert_emails": "owner@acme.example\ndispatch@acme.example", "alert_sms": "+15550142000",
+        "transfer_number": "+13125550109",
+        "alert_emails": "owner@acme.example\ndispatch@acme.example", "alert_sms": "+13125550120",
         "missed_call_text_back": ["0", "1"], "training_opt_out": ["0", "1"],
     }
     form.update(overrides)
@@ -224,9 +225,9 @@ def test_owner_edits_profile_alerts_and_training_and_the_api_shows_it(team):
     }
     assert account["greeting"] == "Thanks for calling Acme, how can we help?"
     assert account["disclosure"] == "This call is recorded so we can serve you better."
-    assert account["transfer_number"] == "+15550109999"
+    assert account["transfer_number"] == "+13125550109"
     assert account["alert_emails"] == ["owner@acme.example", "dispatch@acme.example"]
-    assert account["alert_sms"] == ["+15550142000"]
+    assert account["alert_sms"] == ["+13125550120"]
     assert account["training_opt_out"] is True and account["missed_call_text_back"] is True
     assert account["retention_days"] == 90
     with service.app.state.services.db.session() as session:
@@ -377,3 +378,51 @@ def test_session_codec_refuses_old_forged_and_foreign_sessions():
     assert codec.check_csrf(data, codec.csrf_token(data)) and not codec.check_csrf(fresh, codec.csrf_token(data))
     assert not codec.check_csrf(data, None) and not codec.check_csrf(None, codec.csrf_token(data))
     assert not codec.check_csrf(data, "é")
+
+
+def test_owner_manages_the_team_on_the_account_page(pg_team):
+    service = pg_team.service
+    with pg_team.signed_in("owner") as owner, pg_team.signed_in("member") as member:
+        page = owner.get("/account")
+        assert page.status_code == 200 and "member@acme.example" in page.text and "Team" in page.text
+        assert "<code>" not in page.text  # no token is ever shown again
+        csrf = csrf_of(page.text)
+        added = owner.post("/account/users", data={"csrf": csrf, "email": "temp@acme.example", "role": "member",
+                                                   "valid_days": "30"})
+        assert added.status_code == 200 and "shown only once" in added.text
+        token = re.search(r"<code>(rcp_[^<]+)</code>", added.text).group(1)
+        assert service.http.get(f"/api/accounts/{pg_team.account['id']}", headers={
+            "Authorization": f"Bearer {token}"}).status_code == 200
+        users = service.http.get(f"/api/accounts/{pg_team.account['id']}/users", headers=service.admin()).json()
+        temp = next(u for u in users if u["email"] == "temp@acme.example")
+        assert temp["expires_at"] is not None
+        bad = owner.post("/account/users", data={"csrf": csrf, "email": "not-an-email", "role": "member"})
+        assert bad.status_code == 422 and "email" in bad.text
+
+        member_id = next(u["id"] for u in users if u["email"] == "member@acme.example")
+        rotated = owner.post(f"/account/users/{member_id}/token", data={"csrf": csrf, "valid_days": ""})
+        assert rotated.status_code == 200 and "old one no longer works" in rotated.text
+        ended = member.get("/calls")  # the member's session was tied to the old token
+        assert ended.status_code == 303 and ended.headers["location"].startswith("/signin")
+
+        removed = owner.post(f"/account/users/{temp['id']}/remove", data={"csrf": csrf})
+        assert removed.status_code == 303 and removed.headers["location"] == "/account?removed=true"
+        assert service.http.get(f"/api/accounts/{pg_team.account['id']}", headers={
+            "Authorization": f"Bearer {token}"}).status_code == 401
+        assert owner.post(f"/account/users/{temp['id']}/remove", data={"csrf": "forged"}).status_code == 403
+    with pg_team.client() as http:  # the member's old token no longer signs in
+        assert sign_in(http, pg_team.tokens["member"]).status_code == 401
+
+
+def test_an_expired_token_ends_its_dashboard_session(pg_team):
+    from datetime import datetime, timedelta, timezone
+
+    service = pg_team.service
+    with pg_team.signed_in("owner") as owner:
+        assert owner.get("/calls").status_code == 200
+        with service.app.state.services.db.session() as session:
+            user = session.scalar(select(User).where(User.email == "owner@acme.example"))
+            user.token_expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        ended = owner.get("/calls")
+        assert ended.status_code == 303 and ended.headers["location"] == "/signin?notice=expired"
+        assert sign_in(owner, pg_team.tokens["owner"]).status_code == 401

@@ -151,6 +151,10 @@ def test_adding_an_alert_number_records_how_it_was_opted_in(alerting):
         assert consent.opted_out is False
 
 
+# Text-backs only go to real ranges (the outbound fence refuses 555 numbers: there is no area code 555).
+MISSED_CALLER, OTHER_CALLER = "+13125550142", "+13125550143"
+
+
 def missed_call(service, caller=CALLER_NUMBER):
     call = service.player.start(caller, BUSINESS_NUMBER)
     service.player.end(call, duration_s=5)  # hung up during the greeting: no caller turn
@@ -160,10 +164,10 @@ def missed_call(service, caller=CALLER_NUMBER):
 def test_missed_call_text_back_once_a_day(alerting, twilio_api, smtp):
     service, ctx = alerting
     service.create_account(missed_call_text_back=True, alert_sms=[OWNER_MOBILE])
-    before = len(texts_to(twilio_api, CALLER_NUMBER))
-    first = missed_call(service)
+    before = len(texts_to(twilio_api, MISSED_CALLER))
+    first = missed_call(service, caller=MISSED_CALLER)
     run_burst(ctx)
-    [text_back] = texts_to(twilio_api, CALLER_NUMBER)[before:]
+    [text_back] = texts_to(twilio_api, MISSED_CALLER)[before:]
     assert text_back.from_ == BUSINESS_NUMBER
     assert "Acme Plumbing" in text_back.body and "STOP" in text_back.body
     assert service.call(first.call_sid)["outcome"] == "missed"
@@ -171,24 +175,24 @@ def test_missed_call_text_back_once_a_day(alerting, twilio_api, smtp):
     assert owner_text.body.startswith("Missed call")
     assert smtp.wait_for(1)[0].subject.startswith("Missed call")
 
-    missed_call(service)
+    missed_call(service, caller=MISSED_CALLER)
     run_burst(ctx)
-    assert len(texts_to(twilio_api, CALLER_NUMBER)) == before + 1  # not twice the same day
+    assert len(texts_to(twilio_api, MISSED_CALLER)) == before + 1  # not twice the same day
     assert len(smtp.wait_for(2)) == 2  # but the owner hears about both
 
 
 def test_no_text_back_to_an_opted_out_caller_or_when_disabled(alerting, twilio_api, smtp):
     service, ctx = alerting
     service.create_account(missed_call_text_back=True)
-    sms(service, "+15550142000", "STOP")
-    missed_call(service, caller="+15550142000")
+    sms(service, OTHER_CALLER, "STOP")
+    missed_call(service, caller=OTHER_CALLER)
     run_burst(ctx)
-    assert texts_to(twilio_api, "+15550142000") == []
+    assert texts_to(twilio_api, OTHER_CALLER) == []
 
-    assert "resubscribed" in sms(service, "+15550142000", "UNSTOP")
-    missed_call(service, caller="+15550142000")
+    assert "resubscribed" in sms(service, OTHER_CALLER, "UNSTOP")
+    missed_call(service, caller=OTHER_CALLER)
     run_burst(ctx)
-    assert len(texts_to(twilio_api, "+15550142000")) == 1
+    assert len(texts_to(twilio_api, OTHER_CALLER)) == 1
 
 
 def test_text_back_is_off_unless_the_account_enables_it(alerting, twilio_api, smtp):
@@ -209,3 +213,63 @@ def test_answered_call_gets_no_text_back(alerting, twilio_api, smtp, call_audio)
     assert len(texts_to(twilio_api, CALLER_NUMBER)) == before
 
 
+
+
+def test_a_text_back_outside_the_fence_is_suppressed_with_its_reason(alerting, twilio_api, smtp):
+    from receptionist.core.models import TextBack
+
+    service, ctx = alerting
+    service.create_account(missed_call_text_back=True)
+    for spoofed in ("+19005551234", "+447911123456", "+15550142367"):  # premium-rate, abroad, no such range
+        missed_call(service, caller=spoofed)
+    run_burst(ctx)
+    assert not [m for m in twilio_api.messages if m.to in ("+19005551234", "+447911123456", "+15550142367")]
+    with service.app.state.services.db.session() as session:
+        rows = {row.caller: row for row in session.query(TextBack)}
+    assert {row.status for row in rows.values()} == {"suppressed"}
+    assert "premium-rate" in rows["+19005551234"].error and "GG" in rows["+447911123456"].error
+    assert "not a number in use" in rows["+15550142367"].error
+    assert len(smtp.wait_for(3)) == 3  # the owner still hears about every call
+
+
+def test_the_daily_sms_cap_stops_pumping(make_settings, pg_database, make_context, twilio_api, smtp):
+    from receptionist.core.models import TextBack
+    from tests.support.service import serve as _serve
+
+    settings = make_settings(pg_database, alert_from_number=ALERTS_FROM, sms_daily_cap=3)
+    for service in _serve(settings):
+        ctx = make_context(settings)
+        service.create_account(missed_call_text_back=True, alert_sms=[OWNER_MOBILE])
+        callers = [f"+1312555{n:04d}" for n in range(300, 305)]
+        calls = [missed_call(service, caller=c) for c in callers]
+        run_burst(ctx)
+        sent = [m for m in twilio_api.messages if m.to in callers or any(c.call_sid in m.body for c in calls)]
+        assert len(sent) == 3  # text-backs and alerts together
+        with service.app.state.services.db.session() as session:
+            suppressed = session.query(TextBack).filter_by(status="suppressed").all()
+        alerts = [a for c in calls for a in service.call(c.call_sid)["alerts"] if a["channel"] == "sms"]
+        capped = [a for a in alerts if a["status"] == "suppressed"] + suppressed
+        assert len(capped) == 10 - 3
+        assert all("cap of 3" in (getattr(x, "error", None) or x["error"]) for x in capped)
+        assert len(smtp.wait_for(5)) == 5  # email has no cap
+
+
+def test_an_alert_that_cannot_be_composed_fails_alone(alerting, twilio_api, smtp, call_audio):
+    """A name no mail header can carry (stored before names were validated) fails the email, not the texts."""
+    from receptionist.core.models import Account
+
+    service, ctx = alerting
+    account = service.create_account(alert_sms=[OWNER_MOBILE], alert_emails=["a@acme.example", "b@acme.example"])
+    with service.app.state.services.db.session() as session:
+        session.get(Account, account["id"]).name = "Acme\nBcc: attacker@example.com"
+    before = len(texts_to(twilio_api, OWNER_MOBILE))
+    call = play_call(service, twilio_api, call_audio.path.read_bytes())
+    run_burst(ctx)
+    alerts = {(a["channel"], a["recipient"]): a for a in service.call(call.call_sid)["alerts"]}
+    for email in ("a@acme.example", "b@acme.example"):
+        assert alerts[("email", email)]["status"] == "failed"
+        assert "could not be composed" in alerts[("email", email)]["error"]
+    assert alerts[("sms", OWNER_MOBILE)]["status"] == "sent"
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
+    assert smtp.messages == []
+    assert service.call(call.call_sid)["processing_status"] == "done"  # failed for good, not retried forever

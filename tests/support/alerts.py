@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-OWNER_MOBILE = "+15550100999"
+OWNER_MOBILE = "+13125550101"  # a real range (the fence refuses 555 numbers: no such area code)
 ALERTS_FROM = "+15550100000"
 
 

@@ -42,8 +42,14 @@ class Service:
 
     def create_account(self, **overrides) -> dict:
         body = {**ACCOUNT, **overrides}
+        own_numbers(self.settings, body.get("phone_numbers") or [])
         response = self.http.post("/api/accounts", json=body, headers=self.admin())
         assert response.status_code == 201, response.text
+        return response.json()
+
+    def call_account(self, account_id: str) -> dict:
+        response = self.http.get(f"/api/accounts/{account_id}", headers=self.admin())
+        assert response.status_code == 200, response.text
         return response.json()
 
     def call(self, call_sid: str) -> dict:
@@ -64,6 +70,20 @@ class Service:
         db = self.app.state.services.db
         with db.engine.connect() as conn:
             return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def own_numbers(settings: Settings, numbers: list[str]) -> None:
+    """Buy `numbers` into the Twilio account (the stand-in's), as an operator does before an admin
+    assigns them: an account may only route numbers its deployment's Twilio account owns."""
+    from twilio.rest import Client
+
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+    client.edge = client.region = None
+    client.api.base_url = settings.twilio_api_url
+    owned = {n.phone_number for n in client.incoming_phone_numbers.list()}
+    for number in numbers:
+        if number not in owned:
+            client.incoming_phone_numbers.create(phone_number=number)
 
 
 def serve(settings: Settings) -> Iterator[Service]:

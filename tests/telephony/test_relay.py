@@ -23,7 +23,7 @@ from tests.support.service import serve as _serve
 from tests.support.world import ACCOUNT, BUSINESS_NUMBER, CALLER_NUMBER
 
 CHICAGO = ZoneInfo("America/Chicago")
-TRANSFER_NUMBER = "+15550177001"
+TRANSFER_NUMBER = "+13125550177"
 WEEKDAYS = {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00", "thu": "08:00-17:00",
             "fri": "08:00-17:00", "sat": "closed", "sun": "closed"}
 

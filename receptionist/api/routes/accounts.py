@@ -8,20 +8,21 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from receptionist.accounts import auth
 from receptionist.accounts import service as accounts
+from receptionist.accounts import team
 from receptionist.accounts.access import load_account
 from receptionist.accounts.auth import Principal
 from receptionist.accounts.schemas import (
     AccountCreate,
     AccountUpdate,
     Phone,
+    TokenRotate,
     UserCreate,
 )
 from receptionist.api.deps import principal
 from receptionist.api.routes.calls import call_list_item
-from receptionist.api.schemas import AccountOut, CallPage, UserOut
-from receptionist.core.models import Account, Call
+from receptionist.api.schemas import AccountOut, CallPage, UserInfo, UserOut
+from receptionist.core.models import Account, Call, User
 from receptionist.web.deps import services, session
 from receptionist.web.errors import ApiError
 
@@ -39,13 +40,15 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
+def user_info(user: User) -> UserInfo:
+    return UserInfo(id=user.id, email=user.email, role=user.role, created_at=user.created_at,
+                    expires_at=user.token_expires_at)
 
 
 @router.post("", status_code=201, response_model=AccountOut)
 def post_account(body: AccountCreate, db: Session = Depends(session), who: Principal = Depends(principal),
                  svc=Depends(services)):
-    auth.require_role(who, "admin")
-    account = accounts.create_account(db, body, actor=who.actor)
+    account = accounts.create_account(db, body, who=who, rules=svc.account_rules)
     db.commit()
     svc.directory.clear()  # a number may have been "unknown" a moment ago
     return account_out(account)
@@ -61,9 +64,7 @@ def patch_account(account_id: str, body: AccountUpdate, db: Session = Depends(se
                   who: Principal = Depends(principal), svc=Depends(services)):
     account = load_account(db, who, account_id, write=True)
     changes = body.model_dump(exclude_unset=True, mode="json")
-    if "retention_days" in changes and not who.is_admin:
-        raise ApiError(403, "only an admin changes retention_days")
-    accounts.update_account(db, account, changes, actor=who.actor, queue=svc.queue)
+    accounts.update_account(db, account, changes, who=who, rules=svc.account_rules, queue=svc.queue)
     db.commit()
     svc.directory.clear()
     return account_out(account)
@@ -72,9 +73,10 @@ def patch_account(account_id: str, body: AccountUpdate, db: Session = Depends(se
 @router.delete("/{account_id}", response_model=AccountOut)
 def close_account(account_id: str, db: Session = Depends(session), who: Principal = Depends(principal),
                   svc=Depends(services)):
-    """Close the account: its numbers stop answering; its data is kept 90 days, then purged."""
+    """Close the account: its numbers stop answering, its users' tokens stop working; its data is kept
+    90 days, then purged."""
     account = load_account(db, who, account_id, admin=True)
-    accounts.close_account(db, account, actor=who.actor)
+    accounts.close_account(db, account, who=who)
     db.commit()
     svc.directory.clear()
     return account_out(account)
@@ -82,11 +84,35 @@ def close_account(account_id: str, db: Session = Depends(session), who: Principa
 
 @router.post("/{account_id}/users", status_code=201, response_model=UserOut)
 def add_user(account_id: str, body: UserCreate, db: Session = Depends(session), who: Principal = Depends(principal)):
+    """Add an owner or member; the answer carries their token, shown this once."""
     account = load_account(db, who, account_id, write=True)
-    user, token = auth.create_user(db, email=body.email, role=body.role, account_id=account.id)
-    from receptionist.core import audit
+    user, token = team.add_user(db, who, account, email=body.email, role=body.role, expires_at=body.expires_at)
+    db.commit()
+    return UserOut(id=user.id, email=user.email, role=user.role, token=token)
 
-    audit.record(db, who.actor, "user.create", account_id=account.id, user=user.id, role=user.role)
+
+@router.get("/{account_id}/users", response_model=list[UserInfo])
+def list_users(account_id: str, db: Session = Depends(session), who: Principal = Depends(principal)):
+    """The account's team (owners and admins): who can sign in, with which role, until when."""
+    account = load_account(db, who, account_id, write=True)
+    return [user_info(user) for user in team.list_users(db, who, account)]
+
+
+@router.delete("/{account_id}/users/{user_id}", response_model=UserInfo)
+def remove_user(account_id: str, user_id: str, db: Session = Depends(session), who: Principal = Depends(principal)):
+    """Remove a user: their token and their dashboard sessions stop working at once."""
+    account = load_account(db, who, account_id, write=True)
+    user = team.remove_user(db, who, account, user_id)
+    db.commit()
+    return user_info(user)
+
+
+@router.post("/{account_id}/users/{user_id}/token", response_model=UserOut)
+def rotate_token(account_id: str, user_id: str, body: TokenRotate | None = None, db: Session = Depends(session),
+                 who: Principal = Depends(principal)):
+    """A new token for the user, shown this once; the old token stops working at once."""
+    account = load_account(db, who, account_id, write=True)
+    user, token = team.rotate_token(db, who, account, user_id, expires_at=body.expires_at if body else None)
     db.commit()
     return UserOut(id=user.id, email=user.email, role=user.role, token=token)
 
