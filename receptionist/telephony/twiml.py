@@ -121,8 +121,9 @@ def answer_call(*, disclosure: str, greeting: str, voice: TtsVoice, hint_list: s
     return str(response)
 
 
-def account_voice(account_voice: str | None, settings) -> TtsVoice:
-    return TtsVoice.parse(account_voice or settings.tts_voice)
+def account_voice(voice: str | None, settings) -> TtsVoice:
+    """An account's voice, or the deployment's (`RECEPTIONIST_TTS_VOICE`) when it has none."""
+    return TtsVoice.parse(voice or settings.tts_voice)
 
 
 def relay_action_url(settings, attempt: int) -> str:
