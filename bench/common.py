@@ -45,12 +45,13 @@ class Stack:
             s3_endpoint_url=self.s3.endpoint_url, aws_access_key_id=self.s3.access_key,
             aws_secret_access_key=self.s3.secret_key, aws_region=self.s3.region,
             twilio_account_sid=self.twilio.account_sid, twilio_auth_token=self.twilio.auth_token,
-            twilio_api_url=self.twilio.base_url, public_url=f"http://127.0.0.1:{port}", smtp_url=self.smtp.url,
+            twilio_api_url=self.twilio.base_url, public_url=f"http://127.0.0.1:{port}", allow_plain_http=True,
+            smtp_url=self.smtp.url,
             admin_token=secrets.token_hex(16), session_secret=secrets.token_hex(32),
         )
         self.app = s.enter_context(ServedApp(create_app(self.settings), port=port))
         self.player = CallPlayer(self.app.url, self.twilio.account_sid, self.twilio.auth_token,
-                                 public_url=self.settings.public_url)
+                                 public_url=self.settings.public_url, twilio=self.twilio)
         s.callback(self.player.close)
         for number in ACCOUNT["phone_numbers"]:  # the deployment's Twilio account owns what it routes
             self.twilio.add_incoming_number(number)

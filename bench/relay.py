@@ -48,10 +48,9 @@ from receptionist.core.db import Database  # noqa: E402
 from sandbox import LocalRedis, LocalS3  # noqa: E402
 from sandbox.call_player import CallPlayer  # noqa: E402
 from sandbox.ports import free_port, wait_for_port  # noqa: E402
-from sandbox.signing import TwilioSigner  # noqa: E402
+from sandbox.relay_client import upgrade_signature  # noqa: E402
 
 PUBLIC_URL = "https://receptionist.example.com"
-RELAY_URL = "wss://receptionist.example.com/twilio/relay"
 PG_ADMIN = os.environ.get("RECEPTIONIST_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BUSINESS = ACCOUNT["phone_numbers"][0]
 # The floors (bench/bare_relay.py), each one more part of the relay's stack than the one before.
@@ -103,7 +102,7 @@ class Session:
         await self.ws.close()
 
 
-async def measure(url: str, calls: list[tuple[str, str]], account_sid: str, signature: str, sessions: int,
+async def measure(url: str, calls: list[tuple[str, str, str, str]], account_sid: str, sessions: int,
                   turns: int, warmup: int, mode: str) -> dict:
     """`sessions` callers at once, each on its own call for `warmup` + `turns` turns; calls are taken
     from `calls` in order, as many groups of callers as it holds.
@@ -114,7 +113,9 @@ async def measure(url: str, calls: list[tuple[str, str]], account_sid: str, sign
     latencies: list[float] = []
     errors = 0
     for start in range(0, len(calls) - sessions + 1, sessions):
-        group = [Session(url, sid, caller, account_sid, signature) for sid, caller in calls[start:start + sessions]]
+        # Each call's own relay URL (its token) from the TwiML it was answered with, signed as Twilio signs it.
+        group = [Session(url + query, sid, caller, account_sid, signature)
+                 for sid, caller, query, signature in calls[start:start + sessions]]
         for batch in range(0, len(group), 50):  # connect in batches, like calls arriving
             await asyncio.gather(*(s.open() for s in group[batch:batch + 50]))
         await asyncio.sleep(0.2)
@@ -177,7 +178,6 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db_name
     account_sid, auth_token, admin_token = "AC" + secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(16)
-    signature = TwilioSigner(auth_token, PUBLIC_URL).sign_url(RELAY_URL, {})
     procs: list[subprocess.Popen] = []
     results: dict[str, dict[str, dict]] = {}
     try:
@@ -204,7 +204,10 @@ def main() -> None:
             calls = []
             for index in range(2 * args.sessions + args.single_calls):
                 caller = "+1555" + str(2000000 + index)
-                calls.append((player.start(caller, BUSINESS).call_sid, caller))
+                call = player.start(caller, BUSINESS)
+                relay_url = call.answer.connect.relay.url
+                calls.append((call.call_sid, caller, "?" + relay_url.split("?", 1)[1],
+                              upgrade_signature(auth_token, relay_url)))
             player.close()
 
             floors = {}
@@ -233,7 +236,7 @@ def main() -> None:
                                                 args.py_spy, "-p", str(proc.pid)],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     used, pg_used = cpu_seconds(proc.pid), postgres_cpu_seconds()
-                    result = run_client(url, phase_calls, account_sid, signature, sessions, args.turns, 2, mode)
+                    result = run_client(url, phase_calls, account_sid, sessions, args.turns, 2, mode)
                     turns = max(1, result["n"] * (args.turns + 2) / args.turns)
                     result["cpu_ms"] = (cpu_seconds(proc.pid) - used) * 1000 / turns
                     result["pg_ms"] = max(0.0, postgres_cpu_seconds() - pg_used) * 1000 / turns

@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     """Build the app. With `prepare`, start-up migrates the database and makes sure the bucket exists;
     with `freeze_heap` (the server process), start-up ends by freezing the heap (see below)."""
     settings = settings or Settings()
+    settings.require("public_url")  # every webhook signature and the relay's URL are made from it
     svc = services or build_app_services(settings)
 
     @asynccontextmanager

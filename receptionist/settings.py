@@ -6,13 +6,33 @@ Names are the deployment's public contract (`.env.example`, the README); several
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
+from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RETENTION_TIERS: tuple[int, ...] = (7, 30, 60, 90, 180, 365, 730, 2555)
 DEFAULT_RETENTION_DAYS = 90
+# A text-to-speech voice as "provider:voice". Only providers that can speak both the disclosure and
+# the conversation are offered, so the caller hears one voice for the whole call.
+TTS_PROVIDERS = ("amazon", "google")
+VOICE = re.compile(r"^(amazon|google):[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+DEFAULT_VOICE = "amazon:Joanna-Neural"
+
+
+def check_voice(value: str) -> str:
+    if not VOICE.match(value):
+        raise ValueError(f"{value!r} is not a voice like {DEFAULT_VOICE} or google:en-US-Neural2-F "
+                         f"(provider: {', '.join(TTS_PROVIDERS)})")
+    return value
 
 
 def _env(name: str) -> AliasChoices:
@@ -39,7 +59,19 @@ class Settings(BaseSettings):
     twilio_account_sid: str = Field("", validation_alias=_env("TWILIO_ACCOUNT_SID"))
     twilio_auth_token: str = Field("", validation_alias=_env("TWILIO_AUTH_TOKEN"))
     twilio_api_url: str = Field("https://api.twilio.com", validation_alias=_env("RECEPTIONIST_TWILIO_API_URL"))
-    public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("RECEPTIONIST_PUBLIC_URL"))
+    # The https:// address Twilio calls; required to serve. Twilio's ConversationRelay connects only to
+    # wss:// URLs, so a plain-HTTP one is refused unless `allow_plain_http` (the local demo) says so.
+    public_url: str = Field("", validation_alias=_env("RECEPTIONIST_PUBLIC_URL"))
+    allow_plain_http: bool = Field(False, validation_alias=_env("RECEPTIONIST_ALLOW_PLAIN_HTTP"))
+    # The voice of every word said to a caller (the disclosure, the conversation, the goodbye);
+    # an account's own `voice` overrides it.
+    tts_voice: str = Field(DEFAULT_VOICE, validation_alias=_env("RECEPTIONIST_TTS_VOICE"))
+    # Who answers STOP, START and HELP texts: "twilio" (its default opt-out handling on a long code
+    # replies; the service only records the consent and answers with an empty response) or
+    # "service" (the service replies with its own texts; for numbers whose built-in handling
+    # Twilio has turned off, or the reply would be sent twice).
+    sms_keyword_replies: Literal["twilio", "service"] = Field(
+        "twilio", validation_alias=_env("RECEPTIONIST_SMS_KEYWORD_REPLIES"))
     delete_twilio_recordings: bool = Field(False, validation_alias=_env("RECEPTIONIST_DELETE_TWILIO_RECORDINGS"))
 
     openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
@@ -90,6 +122,16 @@ class Settings(BaseSettings):
                 env[env_name] = str(value).lower() if isinstance(value, bool) else str(value)
         return env
 
+    @classmethod
+    def load(cls) -> Settings:
+        """The settings of a process about to start; a bad value is a clear start-up error, not a traceback."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                                 f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors())
+            raise SystemExit(f"invalid configuration: {problems}") from None
+
     def require(self, *names: str) -> None:
         """Fail start-up with a clear message when settings a role needs are missing."""
         missing = [ENV_NAMES[name] for name in names if not getattr(self, name)]
@@ -113,6 +155,24 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("tts_voice")
+    @classmethod
+    def _voice(cls, value: str) -> str:
+        return check_voice(value)
+
+    @model_validator(mode="after")
+    def _public_url_is_https(self) -> Settings:
+        url = self.public_url
+        if not url:
+            return self
+        if url.startswith("http://") and self.allow_plain_http:
+            return self
+        if not url.startswith("https://"):
+            raise ValueError(
+                f"RECEPTIONIST_PUBLIC_URL must be the https:// address Twilio calls, not {url!r}: ConversationRelay "
+                "only connects to wss:// URLs (set RECEPTIONIST_ALLOW_PLAIN_HTTP=true only for a local demo)")
+        return self
+
     @cached_property
     def whisper_model_path(self) -> str:
         if self.whisper_model:
@@ -127,9 +187,13 @@ class Settings(BaseSettings):
 
     @property
     def relay_url(self) -> str:
-        """The `wss://` URL Twilio connects the ConversationRelay to (signatures are computed over it)."""
-        scheme, _, rest = self.public_url.partition("://")
-        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/relay"
+        """The `wss://` URL Twilio connects the ConversationRelay to (signatures are computed over it).
+
+        With a plain-HTTP public URL (the local demo) it is the same address with the `wss` scheme:
+        what Twilio would be given, served behind a local proxy that terminates TLS.
+        """
+        _scheme, _, rest = self.public_url.partition("://")
+        return f"wss://{rest}/twilio/relay"
 
 
 ENV_NAMES = {name: field.validation_alias.choices[0] for name, field in Settings.model_fields.items()}

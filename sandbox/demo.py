@@ -18,7 +18,6 @@ import secrets
 import shutil
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from receptionist.storage.objects import account_prefix
 from receptionist.wiring import build_pipeline_context
 from sandbox import LocalRedis, LocalS3, LocalTwilioApi, SmtpCapture
 from sandbox.call_player import CallPlayer, new_sid
-from sandbox.relay_client import RelayCaller
 from sandbox.served_app import ServedApp
 from sandbox.speech import synthesize_call
 from workers.worker import run_worker
@@ -57,6 +55,9 @@ DEMO_ACCOUNT = {
     },
     "alert_emails": [OWNER_EMAIL],
 }
+
+# The receptionist's words are "spoken" this fast, so the demo does not wait as long as a caller would.
+DEMO_SPEECH_CHARS_PER_S = 400.0
 
 # What the caller says, turn by turn; the receptionist's answers come from the service itself.
 CALLER_LINES = [
@@ -96,7 +97,10 @@ def run_demo(keep: bool = False) -> int:
                 twilio_account_sid=account_sid,
                 twilio_auth_token=auth_token,
                 twilio_api_url=twilio_api.base_url,
+                # The demo serves plain HTTP on loopback, which Twilio could never reach; said explicitly,
+                # since a real deployment's public URL must be https:// (ConversationRelay needs wss://).
                 public_url=f"http://127.0.0.1:{served_port}",
+                allow_plain_http=True,
                 smtp_url=smtp.url,
                 alert_from_email="receptionist@rivertownplumbing.example",
                 admin_token=admin_token,
@@ -112,27 +116,22 @@ def run_demo(keep: bool = False) -> int:
             account = response.json()
             console.print(f"Created account [bold]{account['name']}[/] ({account['id']}) answering {BUSINESS_NUMBER}")
 
-            player = CallPlayer(app.url, account_sid, auth_token, public_url=settings.public_url)
+            player = CallPlayer(app.url, account_sid, auth_token, public_url=settings.public_url, twilio=twilio_api)
             stack.callback(player.close)
 
             call = player.start(CALLER_NUMBER, BUSINESS_NUMBER)
             console.print(Panel(call.twiml, title=f"POST /twilio/voice → TwiML for {call.call_sid}", expand=False))
-            greeting = ET.fromstring(call.twiml).find("Connect/ConversationRelay").get("welcomeGreeting")
-            turns, handoff = asyncio.run(_converse(console, app.url, settings, call, greeting))
-            action = player.post("/twilio/relay/action", {
-                "AccountSid": account_sid, "CallSid": call.call_sid, "SessionStatus": "ended",
-                "HandoffData": json.dumps(handoff) if handoff else ""})
-            console.print(Panel(action.text, title="POST /twilio/relay/action → TwiML", expand=False))
+            turns, handoff, next_twiml = asyncio.run(_converse(console, player, call))
+            console.print(Panel(next_twiml, title="POST /twilio/relay/action → TwiML", expand=False))
             if handoff and handoff.get("say"):
                 turns.append(("receptionist", handoff["say"]))
 
             console.print("Synthesizing the recording of that conversation with espeak-ng (8 kHz, dual channel)…")
             audio = synthesize_call(turns, workdir / "call.wav")
-            recording_sid = new_sid("RE")
-            twilio_api.add_recording(recording_sid, audio.path.read_bytes(), call_sid=call.call_sid)
             player.end(call, duration_s=round(audio.duration_s))
-            player.recording_ready(call, twilio_api.recording_url(recording_sid), round(audio.duration_s), recording_sid)
-            console.print(f"Recording {recording_sid} ({audio.duration_s:.1f} s) reported; job queued. Running the worker…")
+            status = player.record(call, audio.path.read_bytes(), recording_sid=new_sid("RE"))
+            console.print(f"Recording {call.recording_sid} ({audio.duration_s:.1f} s) reported {status}; job queued. "
+                          f"Running the worker…")
 
             ctx = build_pipeline_context(settings)
             stack.callback(ctx.close)
@@ -157,15 +156,15 @@ def run_demo(keep: bool = False) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _converse(console: Console, app_url: str, settings: Settings, call, greeting: str):
-    """Twilio's side of the ConversationRelay session: the caller's lines as transcribed prompts."""
+async def _converse(console: Console, player: CallPlayer, call):
+    """Twilio's side of the ConversationRelay session the answer connected: the caller's lines as
+    transcribed prompts; then Twilio posts the session's end to the `<Connect action>`."""
+    relay = player.relay(call, chars_per_s=DEMO_SPEECH_CHARS_PER_S)
+    greeting = relay.relay.welcome_greeting or ""
     turns = [("receptionist", greeting)]
     console.print(f"[bold]Receptionist:[/] {greeting}")
-    relay_url = app_url.replace("http", "ws", 1) + "/twilio/relay"
     handoff = None
-    async with RelayCaller(relay_url, call_sid=call.call_sid, from_number=call.from_number, to_number=call.to_number,
-                           account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
-                           public_relay_url=settings.relay_url) as relay:
+    async with relay:
         for line in CALLER_LINES:
             console.print(f"[bold]Caller:[/]       {line}")
             turns.append(("caller", line))
@@ -176,7 +175,8 @@ async def _converse(console: Console, app_url: str, settings: Settings, call, gr
             if heard.end is not None:
                 handoff = heard.handoff
                 break
-    return turns, handoff
+    await asyncio.to_thread(player.session_over, call, relay)
+    return turns, handoff, call.twiml
 
 
 def _port() -> int:

@@ -53,6 +53,13 @@ class ScriptedReply:
     # interrupt the receptionist in the middle of an answer.
     pause_after: int | None = None
     pause_s: float = 0.0
+    # How tool-call fragments are framed. "openai": the first delta of a call carries its index, id
+    # and name, the rest only argument pieces. The others are OpenAI-compatible servers seen in the
+    # wild: "repeat-name" sends the id and the whole name again in every fragment (MiniMax through
+    # NVIDIA NIM, Fireworks: NousResearch/hermes-agent#8259, #8089); "one-index" gives every call
+    # index 0 (Ollama: ollama/ollama#15457, vercel/ai#14277); "no-index" leaves the index out
+    # (Gemini's compatible endpoint: openai/openai-python#2806).
+    tool_call_fragments: str = "openai"
 
     def tokens(self) -> list[str]:
         return _TOKEN.findall(self.text)
@@ -268,15 +275,20 @@ class LocalChatApi:
 
         frames = [chunk({"role": "assistant", "content": ""})]
         frames += [chunk({"content": token}) for token in scripted.tokens()]
+        style = scripted.tool_call_fragments
         for index, call in enumerate(scripted.tool_calls):
             arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-            frames.append(chunk({"tool_calls": [{"index": index, "id": f"call_{completion_id[-6:]}_{index}",
-                                                 "type": "function",
+            call_id = f"call_{completion_id[-6:]}_{index}"
+            position = {} if style == "no-index" else {"index": 0 if style == "one-index" else index}
+            frames.append(chunk({"tool_calls": [{**position, "id": call_id, "type": "function",
                                                  "function": {"name": call.name, "arguments": ""}}]}))
             # Arguments arrive in fragments, as from the real API.
             for start in range(0, len(arguments), 16):
-                frames.append(chunk({"tool_calls": [{"index": index,
-                                                     "function": {"arguments": arguments[start:start + 16]}}]}))
+                fragment = {**position, "function": {"arguments": arguments[start:start + 16]}}
+                if style == "repeat-name":
+                    fragment = {**position, "id": call_id, "type": "function",
+                                "function": {"name": call.name, "arguments": arguments[start:start + 16]}}
+                frames.append(chunk({"tool_calls": [fragment]}))
         frames.append(chunk({}, "tool_calls" if scripted.tool_calls else "stop"))
         done = b"data: [DONE]\n\n"
         frames.append(b"%x\r\n%s\r\n" % (len(done), done))

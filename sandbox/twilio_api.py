@@ -12,8 +12,40 @@ rewrites the host name as product.edge.region.twilio.com, which breaks an IP-add
 `LocalTwilioApi.client()` returns a client configured this way. Plain HTTP clients (httpx) use
 `base_url` with basic auth (account_sid, auth_token), as with api.twilio.com.
 
-Audio is served exactly as registered with `add_recording`; asking for `.mp3` of a WAV recording
-returns the WAV bytes (Twilio would transcode).
+What it models of Twilio, with the page each behaviour comes from:
+
+- Basic auth on every request, a JSON error body `{code, message, more_info, status}` and the
+  status codes of https://www.twilio.com/docs/usage/twilios-response (201 for a create, 204 for a
+  DELETE, 401 with code 20003).
+- Recording media (https://www.twilio.com/docs/voice/api/recording#fetch-a-recording-media-file):
+  "If you omit the extension or use `.wav`, Twilio returns a binary WAV file with MIME type
+  `audio/x-wav`"; "Appending `.mp3` returns a binary MP3 file with MIME type `audio/mpeg`. MP3 files
+  have a bitrate of 32kbps" (a real MP3, made with ffmpeg); `RequestedChannels` for a two-channel
+  file of a one-channel recording "results in a `400 Bad Request` error"; "Twilio enforces HTTP
+  Basic Authentication for all media URLs". That page does not say the media URL redirects; the
+  general status table lists "302 Found ... You can retrieve the resource at the URI in the
+  Location header", and recordings are commonly served that way from storage on another origin.
+  The stricter reading is the default here: media answers 302 to a second local origin
+  (`storage_url`) whose links are signed in their query string, as presigned storage links are, so
+  a request that also carries an Authorization header is refused (400, as S3 refuses two auth
+  mechanisms) and the credentials a client sent there are recorded (`storage_requests`).
+- DELETE of a recording answers 204 with no body; afterwards the media is gone (404).
+- Messages.json create requires To, From (or MessagingServiceSid) and Body (or MediaUrl), as
+  https://www.twilio.com/docs/messaging/api/message-resource lists them.
+- The default opt-out handling on a long code (`receive_text`), with its keywords from
+  https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out ("By default, Twilio handles
+  ... STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT, and CANCEL"; opt-in START, UNSTOP,
+  YES; help HELP, INFO; "Twilio matches keywords in a case-insensitive way"), only single-word
+  messages, per number pair ("will stop the customer from receiving messages from that particular
+  Twilio number", help-center article 223134027). Twilio answers the keyword itself, then passes
+  the message on to the webhook; a later send from that number to that recipient is refused with
+  error 21610 (https://www.twilio.com/docs/api/errors/21610). The help-center article says the
+  refusal is "a 400 response from our API"; the Advanced Opt-Out tutorial says sends "fail with
+  Error Code 21610 asynchronously": the synchronous 400 is modelled, the one a product must handle
+  at the moment it sends. Twilio's own reply texts are not in its documentation; the ones below are
+  as reported by its users. `keyword_handling=False` is an account whose built-in handling Twilio
+  support turned off (https://www.twilio.com/docs/api/errors/23002: "reach out to Twilio Support
+  ... to disable Twilio's built-in opt-out keyword handling"): no replies, no blocking.
 """
 
 from __future__ import annotations
@@ -25,8 +57,12 @@ import io
 import json
 import re
 import secrets
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
+import time
 import wave
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,7 +70,7 @@ from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from sandbox.ports import LOOPBACK
 from sandbox.server import LocalServer
@@ -52,6 +88,20 @@ _INCOMING_NUMBERS = re.compile(_ACCOUNT + r"/IncomingPhoneNumbers\.json$")
 # https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource#read-multiple-incomingphonenumber-resources:
 # "PageSize ... The default is 50, and the maximum is 1000".
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+MEDIA_LINK_TTL_S = 600  # how long a redirect's storage link stays valid
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+# Twilio's default replies are not in its documentation; these are as its users report them
+# (unverified; what matters to the product is that Twilio sends one, so the service must not).
+TWILIO_REPLIES = {
+    "stop": "You have successfully been unsubscribed. You will not receive any more messages from this number. "
+            "Reply START to resubscribe.",
+    "start": "You have successfully been re-subscribed to messages from this number. Reply HELP for help. "
+             "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+    "help": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+}
 
 
 @dataclass(frozen=True)
@@ -125,6 +175,7 @@ def _wav_shape(data: bytes) -> tuple[int, int] | None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: LocalTwilioApi
+    storage: bool = False  # the second origin, where media redirects point
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(address, handler)
@@ -159,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        response = self.server.api._handle(self.command, self.path, self.headers.get("Authorization"), body)
+        handle = self.server.api._handle_storage if self.server.storage else self.server.api._handle
+        response = handle(self.command, self.path, self.headers.get("Authorization"), body)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -178,19 +230,28 @@ class _Handler(BaseHTTPRequestHandler):
 class LocalTwilioApi(LocalServer):
     """Twilio REST look-alike on 127.0.0.1: recordings, SMS, basic auth, failure injection."""
 
-    def __init__(self, account_sid: str, auth_token: str, port: int = 0) -> None:
+    def __init__(self, account_sid: str, auth_token: str, port: int = 0, *, media_redirect: bool = True,
+                 keyword_handling: bool = True) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.media_redirect = media_redirect
+        self.keyword_handling = keyword_handling
         self._requested_port = port
         self._lock = threading.Lock()
         self._recordings: dict[str, Recording] = {}
         self._messages: list[SentMessage] = []
         self._incoming: dict[str, IncomingNumber] = {}
+        self._auto_replies: list[SentMessage] = []
+        self._blocked: set[tuple[str, str]] = set()  # (our number, the recipient who sent STOP to it)
         self._deleted: list[str] = []
         self._requests: list[tuple[str, str]] = []
+        self._storage_requests: list[tuple[str, bool]] = []
+        self._links: dict[str, tuple[float, bytes, str]] = {}
+        self._media_cache: dict[tuple[str, str, int], bytes] = {}
         self._failures: list[int] = []
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._storage: _Server | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- server lifecycle ---------------------------------------------------------------------
 
@@ -201,19 +262,24 @@ class LocalTwilioApi(LocalServer):
         server = _Server((LOOPBACK, self._requested_port), _Handler)
         server.api = self
         self._requested_port = server.server_address[1]  # a restart comes back on the same port
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="local-twilio-api", daemon=True)
-        self._thread.start()
+        storage = _Server((LOOPBACK, 0), _Handler)
+        storage.api, storage.storage = self, True
+        self._server, self._storage = server, storage
+        self._threads = [threading.Thread(target=s.serve_forever, name=name, daemon=True)
+                         for s, name in ((server, "local-twilio-api"), (storage, "local-twilio-storage"))]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        servers, self._server, self._storage = (self._server, self._storage), None, None
+        for server in servers:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+                server.close_connections()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
 
     # -- what callers configure and inspect ---------------------------------------------------
 
@@ -240,6 +306,39 @@ class LocalTwilioApi(LocalServer):
     def messages(self) -> list[SentMessage]:
         with self._lock:
             return list(self._messages)
+
+    @property
+    def storage_url(self) -> str:
+        """The other origin media redirects point to."""
+        if self._storage is None:
+            raise RuntimeError("LocalTwilioApi has not been started")
+        return f"http://{LOOPBACK}:{self._storage.server_address[1]}"
+
+    @property
+    def storage_requests(self) -> list[tuple[str, bool]]:
+        """(path, whether it carried an Authorization header) of every request to the storage origin."""
+        with self._lock:
+            return list(self._storage_requests)
+
+    @property
+    def auto_replies(self) -> list[SentMessage]:
+        """The texts Twilio's own opt-out handling sent in reply to keywords."""
+        with self._lock:
+            return list(self._auto_replies)
+
+    def replies_to(self, number: str) -> list[SentMessage]:
+        """Every text that went to `number`: Twilio's own replies and the messages the service sent."""
+        with self._lock:
+            return [m for m in self._auto_replies + self._messages if m.to == number]
+
+    def forget_opt_outs(self) -> None:
+        """Start over with no blocked numbers (the server is shared by a whole test session)."""
+        with self._lock:
+            self._blocked.clear()
+
+    def is_blocked(self, our_number: str, recipient: str) -> bool:
+        with self._lock:
+            return (our_number, recipient) in self._blocked
 
     @property
     def deleted_recordings(self) -> list[str]:
@@ -302,6 +401,30 @@ class LocalTwilioApi(LocalServer):
             number = IncomingNumber("PN" + secrets.token_hex(16), phone_number, friendly_name or phone_number)
             self._incoming[phone_number] = number
             return number.sid
+    def receive_text(self, sender: str, our_number: str, body: str) -> str | None:
+        """An inbound text reaches one of our numbers: Twilio's default opt-out handling acts on a
+        keyword (blocks or unblocks the pair, replies) before the webhook is called. Returns
+        Twilio's reply, or None when it sent none."""
+        if not self.keyword_handling:
+            return None
+        word = body.strip().upper()  # single-word messages only, any case
+        if word in OPT_OUT_WORDS:
+            kind = "stop"
+        elif word in OPT_IN_WORDS:
+            kind = "start"
+        elif word in HELP_WORDS:
+            kind = "help"
+        else:
+            return None
+        reply = SentMessage(sid="SM" + secrets.token_hex(16), to=sender, from_=our_number, body=TWILIO_REPLIES[kind],
+                            status_callback=None)
+        with self._lock:
+            if kind == "stop":
+                self._blocked.add((our_number, sender))
+            elif kind == "start":
+                self._blocked.discard((our_number, sender))
+            self._auto_replies.append(reply)
+        return reply.body
 
     def fail_next(self, count: int, status: int = 503) -> None:
         """Answer the next `count` requests, whatever the route, with `status` and a JSON error."""
@@ -316,7 +439,8 @@ class LocalTwilioApi(LocalServer):
     # -- request handling ---------------------------------------------------------------------
 
     def _handle(self, method: str, raw_path: str, authorization: str | None, body: bytes) -> Response:
-        path, query = urlsplit(raw_path).path, urlsplit(raw_path).query
+        parts = urlsplit(raw_path)
+        path, query = parts.path, dict(parse_qsl(parts.query))
         with self._lock:
             self._requests.append((method, path))
             injected = self._failures.pop(0) if self._failures else None
@@ -340,13 +464,13 @@ class LocalTwilioApi(LocalServer):
             (_RECORDING_MEDIA, self._recording_media),
             (_MESSAGES, self._messages_collection),
             (_MESSAGE, self._message_instance),
-            (_INCOMING_NUMBERS, lambda method, match, body, path: self._incoming_numbers(method, body, query)),
+            (_INCOMING_NUMBERS, lambda method, match, body, path, query: self._incoming_numbers(method, body, query)),
         ):
             match = pattern.match(path)
             if match:
                 if match["account"] != self.account_sid:
                     return self._not_found(path)
-                return route(method, match, body, path)
+                return route(method, match, body, path, query)
         return self._not_found(path)
 
     def _authorized(self, header: str | None) -> bool:
@@ -381,15 +505,83 @@ class LocalTwilioApi(LocalServer):
             recording = self._recordings.get(sid)
         return recording if recording is not None and not recording.deleted else None
 
-    def _recording_media(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+    def _recording_media(self, method: str, match: re.Match[str], body: bytes, path: str,
+                         query: dict[str, str]) -> Response:
         if method not in ("GET", "HEAD"):
             return self._method_not_allowed()
         recording = self._live_recording(match["sid"])
         if recording is None:
             return self._not_found(path)
-        return Response(200, recording.data, recording.content_type)
+        fmt = "mp3" if match["ext"] == ".mp3" else "wav"
+        channels = recording.channels
+        if query.get("RequestedChannels"):
+            try:
+                channels = int(query["RequestedChannels"])
+            except ValueError:
+                return _error(400, 20001, "RequestedChannels must be 1 or 2")
+            if channels not in (1, 2) or channels > recording.channels:
+                # "Requesting a dual-channel media file for a Recording that isn't dual-channel
+                # results in a 400 Bad Request error."
+                return _error(400, 20001, f"RequestedChannels={channels} is not available for this recording")
+        try:
+            data = self._media(recording, fmt, channels)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            return _error(500, 20500, f"transcoding failed: {exc}")
+        content_type = "audio/mpeg" if fmt == "mp3" else recording.content_type
+        if not self.media_redirect:
+            return Response(200, data, content_type)
+        token = secrets.token_urlsafe(24)
+        expires = time.time() + MEDIA_LINK_TTL_S
+        with self._lock:
+            self._links[token] = (expires, data, content_type)
+        location = (f"{self.storage_url}/media/{token}/{recording.sid}.{fmt}"
+                    f"?Expires={int(expires)}&Signature={secrets.token_urlsafe(18)}")
+        return Response(302, b"", "text/plain", headers=(("Location", location),))
 
-    def _recording_json(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+    def _media(self, recording: Recording, fmt: str, channels: int) -> bytes:
+        """The file in the format asked for; WAV as stored unless it must change (cached)."""
+        if fmt == "wav" and channels == recording.channels:
+            return recording.data
+        key = (recording.sid, fmt, channels)
+        with self._lock:
+            cached = self._media_cache.get(key)
+        if cached is not None:
+            return cached
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise OSError("ffmpeg is not on PATH")
+        codec = ["-codec:a", "libmp3lame", "-b:a", "32k"] if fmt == "mp3" else ["-codec:a", "pcm_s16le"]
+        # A file, not a pipe: a WAV written to a pipe cannot have its header's sizes filled in.
+        with tempfile.TemporaryDirectory(prefix="local-twilio-media-") as tmp:
+            out = f"{tmp}/media.{fmt}"
+            subprocess.run([ffmpeg, "-loglevel", "error", "-i", "pipe:0", "-ac", str(channels), *codec, out],
+                           input=recording.data, capture_output=True, check=True, timeout=60)
+            with open(out, "rb") as produced:
+                data = produced.read()
+        with self._lock:
+            self._media_cache[key] = data
+        return data
+
+    def _handle_storage(self, method: str, raw_path: str, authorization: str | None, body: bytes) -> Response:
+        """The storage origin: signed links only, and never a second set of credentials."""
+        parts = urlsplit(raw_path)
+        with self._lock:
+            self._storage_requests.append((parts.path, authorization is not None))
+        if method not in ("GET", "HEAD"):
+            return Response(405, b"", "text/plain")
+        if authorization is not None:
+            return Response(400, b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed"
+                                 b"</Message></Error>", "application/xml")
+        token = parts.path.split("/")[2] if parts.path.startswith("/media/") else ""
+        with self._lock:
+            link = self._links.get(token)
+        if link is None or link[0] < time.time():
+            return Response(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                            "application/xml")
+        return Response(200, link[1], link[2])
+
+    def _recording_json(self, method: str, match: re.Match[str], body: bytes, path: str,
+                        query: dict[str, str]) -> Response:
         sid = match["sid"]
         recording = self._live_recording(sid)
         if recording is None:
@@ -431,7 +623,8 @@ class LocalTwilioApi(LocalServer):
             "media_url": self.base_url + base,
         }
 
-    def _messages_collection(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+    def _messages_collection(self, method: str, match: re.Match[str], body: bytes, path: str,
+                             query: dict[str, str]) -> Response:
         if method != "POST":
             return self._method_not_allowed()
         form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
@@ -442,6 +635,8 @@ class LocalTwilioApi(LocalServer):
             return _error(400, 21603, "A 'From' phone number is required.")
         if not text and not form.get("MediaUrl"):
             return _error(400, 21602, "Message body is required.")
+        if self.is_blocked(sender, to):
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
         message = SentMessage(
             sid="SM" + secrets.token_hex(16),
             to=to,
@@ -454,7 +649,8 @@ class LocalTwilioApi(LocalServer):
             self._messages.append(message)
         return _json(201, self._message_payload(message))
 
-    def _message_instance(self, method: str, match: re.Match[str], body: bytes, path: str) -> Response:
+    def _message_instance(self, method: str, match: re.Match[str], body: bytes, path: str,
+                          query: dict[str, str]) -> Response:
         if method not in ("GET", "HEAD"):
             return self._method_not_allowed()
         with self._lock:
@@ -479,7 +675,7 @@ class LocalTwilioApi(LocalServer):
         with self._lock:
             return _json(201, self._incoming_payload(self._incoming[number]))
 
-    def _incoming_numbers(self, method: str, body: bytes, query: str) -> Response:
+    def _incoming_numbers(self, method: str, body: bytes, query: dict[str, str]) -> Response:
         """GET IncomingPhoneNumbers.json, filtered and paged as Twilio's list resources are.
 
         https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource : `PhoneNumber`
@@ -493,7 +689,7 @@ class LocalTwilioApi(LocalServer):
             return self._buy_number(body)
         if method not in ("GET", "HEAD"):
             return self._method_not_allowed()
-        params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+        params = query
         try:
             page_size = int(params.get("PageSize") or DEFAULT_PAGE_SIZE)
             page = int(params.get("Page") or 0)

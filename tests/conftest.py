@@ -121,14 +121,14 @@ def make_settings(s3, twilio_api, redis_conn, smtp):
 
 
 @pytest.fixture
-def service(make_settings, database_url) -> Iterator[Service]:
+def service(make_settings, database_url, twilio_api) -> Iterator[Service]:
     """The app on PostgreSQL and again on SQLite."""
-    yield from serve(make_settings(database_url))
+    yield from serve(make_settings(database_url), twilio_api)
 
 
 @pytest.fixture
-def pg_service(make_settings, pg_database) -> Iterator[Service]:
-    yield from serve(make_settings(pg_database))
+def pg_service(make_settings, pg_database, twilio_api) -> Iterator[Service]:
+    yield from serve(make_settings(pg_database), twilio_api)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from receptionist.core.logs import scrub
 from sandbox.call_player import CallPlayer
 from sandbox.ports import free_port
 from sandbox.process import ManagedProcess
-from sandbox.relay_client import RelayCaller
 from sandbox.speech import synthesize_call
 from tests.support.alerts import ALERTS_FROM, OWNER_MOBILE
 from tests.support.service import clean, own_numbers
@@ -55,11 +54,8 @@ def _wait_ready(url: str, process: ManagedProcess, timeout: float = 60.0) -> Non
     raise AssertionError(f"the service did not start: {process.log_tail()}")
 
 
-async def _talk(settings, url: str, call) -> None:
-    async with RelayCaller(url.replace("http", "ws", 1) + "/twilio/relay", call_sid=call.call_sid,
-                           from_number=call.from_number, to_number=call.to_number,
-                           account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
-                           public_relay_url=settings.relay_url) as relay:
+async def _talk(player: CallPlayer, call) -> None:
+    async with player.relay(call) as relay:
         await relay.say(SPOKEN[0])
         for digit in CARD:  # a caller keying a card number on the keypad
             await relay.press(digit)
@@ -90,7 +86,7 @@ def test_a_whole_call_leaves_no_caller_data_in_the_service_or_worker_logs(make_s
         player = CallPlayer(url, settings.twilio_account_sid, settings.twilio_auth_token, public_url=settings.public_url)
         try:
             call = player.start(CALLER, BUSINESS_NUMBER)
-            asyncio.run(_talk(settings, url, call))
+            asyncio.run(_talk(player, call))
             player.start(CALLER, "+15550100666")  # a number nobody routes: logged, masked
             player.post("/twilio/sms", {"AccountSid": settings.twilio_account_sid, "MessageSid": "SM" + "1" * 32,
                                         "From": CALLER, "To": BUSINESS_NUMBER, "Body": "HELP"})

@@ -24,7 +24,7 @@ def test_voice_webhook_survives_dropped_database_connections(pg_service):
         ).fetchone()[0]
     assert dropped >= 1
     call = pg_service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
-    assert "<Say>" in call.twiml
+    assert "<Say voice=" in call.twiml
     assert pg_service.count("calls") == 2
 
 
@@ -34,7 +34,7 @@ def test_demo_command_plays_a_whole_call(tmp_path):
                                                                               "HOME": str(tmp_path)} | _python_env())
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    assert "<Say>" in output and "<Start><Recording" in output and "ConversationRelay" in output
+    assert "<Say voice=" in output and "<Start><Recording" in output and "ConversationRelay" in output
     assert "AES256" in output and "retention-days=90" in output and "training=allowed" in output
     assert "water heater" in output.lower()
     assert "Subject: New call from +15550142367 to Rivertown Plumbing" in output

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from receptionist.core.phone import is_e164
-from receptionist.settings import DEFAULT_RETENTION_DAYS, RETENTION_TIERS
+from receptionist.settings import DEFAULT_RETENTION_DAYS, RETENTION_TIERS, check_voice
 
 HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -70,6 +70,7 @@ def _plain_text(value: str) -> str:
 
 
 Phone = Annotated[str, AfterValidator(_e164)]
+Voice = Annotated[str, AfterValidator(check_voice)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 RetentionDays = Annotated[int, AfterValidator(_retention)]
 def _one_line(value: str) -> str:
@@ -111,6 +112,8 @@ class Business(BaseModel):
     service_areas: list[line(200)] = Field(default_factory=list, max_length=200)
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(default_factory=dict)
     faq: list[FaqEntry] = Field(default_factory=list, max_length=100)
+    # People a caller may ask for by name; they also help the live transcription hear those names.
+    staff: list[Annotated[Line, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=50)
 
     @field_validator("hours")
     @classmethod
@@ -140,6 +143,8 @@ class AccountCreate(BaseModel):
     retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
     training_opt_out: bool = False
     missed_call_text_back: bool = False
+    voice: Voice | None = Field(None, description="text-to-speech voice, e.g. amazon:Joanna-Neural; "
+                                                  "unset means the deployment's RECEPTIONIST_TTS_VOICE")
 
 
 class AccountUpdate(BaseModel):
@@ -158,6 +163,7 @@ class AccountUpdate(BaseModel):
     retention_days: RetentionDays | None = None
     training_opt_out: bool | None = None
     missed_call_text_back: bool | None = None
+    voice: Voice | None = None
 
 
 class UserCreate(BaseModel):

@@ -161,7 +161,7 @@ class ChatModel:
                                               stream=True)
         except openai.APIError as exc:
             raise ModelUnavailable(_describe(exc)) from exc
-        pending: dict[int, dict] = {}
+        calls = ToolCallAssembly(self.tool_names)
         events = EventStream()
         try:
             async for block in response.aiter_bytes():
@@ -177,11 +177,7 @@ class ChatModel:
                     if content:
                         text.append(content)
                     for fragment in delta.get("tool_calls") or ():
-                        call = pending.setdefault(fragment.get("index", 0), {"id": "", "name": "", "arguments": ""})
-                        call["id"] = fragment.get("id") or call["id"]
-                        function = fragment.get("function") or {}
-                        call["name"] += function.get("name") or ""
-                        call["arguments"] += function.get("arguments") or ""
+                        calls.add(fragment)
                 if text:
                     yield "".join(text)
                 # After [DONE] the body is read to its end anyway: a connection left half-read
@@ -196,8 +192,8 @@ class ChatModel:
             await response.aclose()
         if not (events.done or events.finished):
             raise ModelUnavailable("the stream ended before the reply did")
-        if pending:
-            yield ToolRequests(tuple(self._parse(pending[index]) for index in sorted(pending)))
+        if calls.calls:
+            yield ToolRequests(tuple(self._parse(call) for call in calls.calls))
 
     def _parse(self, call: dict) -> ToolRequest:
         if call["name"] not in self.tool_names:
@@ -209,6 +205,40 @@ class ChatModel:
         if not isinstance(arguments, dict):
             raise ModelUnavailable(f"malformed tool call: arguments of {call['name']} are not an object")
         return ToolRequest(call["id"] or f"call_{call['name']}", call["name"], arguments, call["arguments"])
+
+
+class ToolCallAssembly:
+    """Tool calls put back together from their streamed fragments, in the order they began.
+
+    OpenAI's own stream sends a call's index, id and name in its first fragment and only pieces of
+    the arguments after that. OpenAI-compatible servers differ, and each of these shapes is in use
+    (the LLM stand-in plays them): the whole name and the id repeated in every fragment, every call
+    at index 0, no index at all, a name itself split in pieces. So: a fragment with an id other
+    than its slot's starts a new call; one without an index continues the call last begun unless
+    it brings a new id; a name is appended to only while it is not yet a complete tool name, and
+    never with a repeat of itself.
+    """
+
+    def __init__(self, tool_names: frozenset[str]):
+        self.tool_names = tool_names
+        self.calls: list[dict] = []
+        self._slots: dict[int | None, dict] = {}
+
+    def add(self, fragment: dict) -> None:
+        index = fragment.get("index")
+        fragment_id = fragment.get("id") or ""
+        call = self._slots.get(index) if index is not None else (self.calls[-1] if self.calls else None)
+        if call is None or (fragment_id and call["id"] and fragment_id != call["id"]):
+            call = {"id": fragment_id, "name": "", "arguments": ""}
+            self.calls.append(call)
+            self._slots[index] = call
+        elif fragment_id and not call["id"]:
+            call["id"] = fragment_id
+        function = fragment.get("function") or {}
+        name = function.get("name") or ""
+        if name and name != call["name"] and call["name"] not in self.tool_names:
+            call["name"] += name
+        call["arguments"] += function.get("arguments") or ""
 
 
 def _describe(exc: openai.APIError) -> str:

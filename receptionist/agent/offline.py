@@ -165,6 +165,11 @@ class OfflineIntake:
         parts.append(self._confirm() if detail is None else self._ask(detail))
         return OfflineReply(" ".join(p for p in parts if p))
 
+    def keyed_number(self) -> OfflineReply:
+        """The caller keyed in a callback number (already on the lead): on to the next detail."""
+        detail = self._next_detail()
+        return OfflineReply(self._confirm() if detail is None else self._ask(detail))
+
     def next_question(self) -> str:
         """What to ask next (the intake's current step), e.g. after saying no one can take the call."""
         return self._ask(self._next_detail())

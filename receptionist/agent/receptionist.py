@@ -4,7 +4,9 @@ A reply runs as its own task so the caller can cut in: on an interruption the ta
 once and the history keeps only what the caller heard, in the model's messages as in the stored
 conversation, so the model never believes it said what was cut off. When the model fails (timeout,
 5xx, rate limit, malformed tool call) the caller hears a short apology and the offline intake takes
-the call from there; nothing the caller does can crash the conversation.
+the call from there; nothing the caller does can crash the conversation. Keys pressed on the keypad
+make entries (ended by "#" or a pause): "0" alone asks for a person, a phone number becomes the
+callback number, and what was keyed never reaches a log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -28,11 +31,17 @@ from receptionist.agent.llm import ChatModel, ModelUnavailable
 from receptionist.agent.offline import OfflineIntake, OfflineReply
 from receptionist.agent.record import CallRecord
 from receptionist.agent.tools import MalformedToolCall, ToolBox
+from receptionist.core import phone
 
 log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 4  # model calls per reply: tools, then words about their results
 HUMAN_DIGIT = "0"
+# Keys pressed one after another make one entry, ended by "#" or by this pause: "0" alone reaches a
+# person, a keyed phone number becomes the lead's callback number. What was keyed is never logged.
+KEYPAD_PAUSE_S = 2.0
+ENTRY_END = "#"
+MIN_NUMBER_DIGITS = 7
 
 
 class VoiceClosed(Exception):
@@ -65,6 +74,8 @@ class Receptionist:
         self.ended = False
         self._task: asyncio.Task | None = None
         self._reply: Reply | None = None  # the latest reply: what an interruption cuts
+        self._keys = ""  # the keypad entry in progress
+        self._keypad: asyncio.Task | None = None  # ends the entry after KEYPAD_PAUSE_S
         for turn in record.conversation:  # a relay reconnecting to a call carries on where it was
             self.history.append({"role": "user" if turn["speaker"] == "caller" else "assistant",
                                  "content": turn["text"]})
@@ -110,10 +121,67 @@ class Receptionist:
         self.record.changed()
 
     async def _pressed(self, digit: str) -> None:
-        if digit != HUMAN_DIGIT:
-            # Never the digit itself: a caller keying a card number must not land in the log.
-            log.info("call %s: a key no menu uses was pressed", self.call_sid)
+        if digit == ENTRY_END:
+            await self._keyed(self._take_keys())
             return
+        if len(digit) != 1 or not digit.isdigit():
+            return  # "*" and the like: no menu uses them
+        self._keys += digit
+        if self._keypad is not None and not self._keypad.done():
+            self._keypad.cancel()
+        self._keypad = asyncio.create_task(self._entry_after_pause(), name=f"keypad-{self.call_sid}")
+
+    def _take_keys(self) -> str:
+        keys, self._keys = self._keys, ""
+        if self._keypad is not None and not self._keypad.done() and self._keypad is not asyncio.current_task():
+            self._keypad.cancel()
+        return keys
+
+    async def _entry_after_pause(self) -> None:
+        await asyncio.sleep(KEYPAD_PAUSE_S)
+        self._keypad = None  # from here on a new key starts a new entry; it must not cancel this one
+        if not self.ended:
+            await self._keyed(self._take_keys())
+
+    def _keyed_number(self, keys: str) -> str | None:
+        if len(keys) < MIN_NUMBER_DIGITS:
+            return None
+        profile = self.tools.profile
+        return phone.to_e164(keys, profile.country_code)
+
+    async def _keyed(self, keys: str) -> None:
+        """A finished keypad entry."""
+        if not keys or self.ended:
+            return
+        if keys == HUMAN_DIGIT:
+            await self._pressed_for_person()
+            return
+        number = self._keyed_number(keys)
+        if number is None:
+            log.info("call %s: a keypad entry of %d keys was not a phone number", self.call_sid, len(keys))
+            return
+        await self._stop_reply()
+        self.record.update_lead(callback_number=number)
+        self.record.changed()
+        log.info("call %s: the caller keyed in a callback number", self.call_sid)
+        spoken = phone.say_digits(number)
+        reply = self._reply = Reply()
+        if self.model is None:
+            answer = self.offline.keyed_number()
+            words = f"{self.lines('keyed_number', number=spoken)} {answer.text}".strip()
+            self._task = asyncio.create_task(self._say_then(reply, words, answer.ending),
+                                             name=f"reply-{self.call_sid}")
+            return
+        self.history.append({"role": "user", "content": self.tools.notes("keyed_number", number=spoken)})
+        self._task = asyncio.create_task(self._respond(reply, "", offline=self.offline.keyed_number),
+                                         name=f"reply-{self.call_sid}")
+
+    async def _say_then(self, reply: Reply, words: str, ending: Ending | None) -> None:
+        await self._say(reply, words)
+        if ending is not None:
+            await self._end(ending)
+
+    async def _pressed_for_person(self) -> None:
         await self._stop_reply()
         self.history.append({"role": "user", "content": self.tools.notes("pressed_for_person")})
         outcome = self.tools.transfer_to_human("the caller pressed 0 to reach a person")
@@ -127,18 +195,25 @@ class Receptionist:
         self._task = asyncio.create_task(self._say(reply, words), name=f"reply-{self.call_sid}")
 
     async def close(self) -> None:
-        """The call is over (socket closed): stop talking, keep what was said."""
+        """The call is over (socket closed): stop talking, keep what was said (and a number the
+        caller had just keyed in)."""
         await self._stop_reply()
+        number = self._keyed_number(self._take_keys())
+        if number is not None and not self.ended:
+            self.record.update_lead(callback_number=number)
         self.ended = True
         self.record.changed()
 
     # --- replies --------------------------------------------------------------------------------------------
-    async def _respond(self, reply: Reply, said: str) -> None:
+    async def _respond(self, reply: Reply, said: str, offline: Callable[[], OfflineReply] | None = None) -> None:
+        """Answer what the caller said; `offline` is the offline intake's answer to it, when that is
+        not `respond(said)` (a keyed-in number)."""
+        offline = offline or (lambda: self.offline.respond(said))
         try:
             if self.model is not None:
-                await self._respond_with_model(reply, said)
+                await self._respond_with_model(reply, offline)
             else:
-                await self._respond_offline(reply, said)
+                await self._respond_offline(reply, offline)
         except asyncio.CancelledError:
             self._close_reply(reply)
             raise
@@ -147,11 +222,11 @@ class Receptionist:
         except Exception:  # a bug must cost one reply, never the call
             log.exception("call %s: reply failed; carrying on offline", self.call_sid)
             try:
-                await self._fall_back(reply, said)
+                await self._fall_back(reply, offline)
             except Exception:
                 self._close_reply(reply)
 
-    async def _respond_with_model(self, reply: Reply, said: str) -> None:
+    async def _respond_with_model(self, reply: Reply, offline: Callable[[], OfflineReply]) -> None:
         ending: Ending | None = None
         try:
             for _round in range(MAX_TOOL_ROUNDS):
@@ -185,23 +260,23 @@ class Receptionist:
                 raise ModelUnavailable(f"still calling tools after {MAX_TOOL_ROUNDS} rounds")
         except (ModelUnavailable, MalformedToolCall) as exc:
             log.warning("call %s: the model failed (%s); the offline receptionist takes over", self.call_sid, exc)
-            await self._fall_back(reply, said)
+            await self._fall_back(reply, offline)
             return
         await self._finish_reply(reply)
         if ending is not None:
             await self._end(ending)
 
-    async def _respond_offline(self, reply: Reply, said: str) -> None:
-        answer = self.offline.respond(said)
+    async def _respond_offline(self, reply: Reply, offline: Callable[[], OfflineReply]) -> None:
+        answer = offline()
         await self._say(reply, answer.text)
         if answer.ending is not None:
             await self._end(answer.ending)
 
-    async def _fall_back(self, reply: Reply, said: str) -> None:
+    async def _fall_back(self, reply: Reply, offline: Callable[[], OfflineReply]) -> None:
         """Apologise, and let the offline intake answer this turn and the rest of the call."""
         self.model = None
         try:
-            answer = self.offline.respond(said)
+            answer = offline()
         except Exception:  # never leave the caller in silence, whatever failed
             log.exception("call %s: the offline intake failed too", self.call_sid)
             answer = OfflineReply(self.lines("not_understood"))

@@ -30,19 +30,21 @@ class CallSession:
         await self.journal.close()
 
 
-def open_session(call: LiveCall, voice: Voice, *, templates: Templates, llm: LlmClients, writer: ConversationWriter,
-                 clock: Callable[[], datetime]) -> CallSession:
+def open_session(call: LiveCall, voice: Voice, *, session_id: str, templates: Templates, llm: LlmClients,
+                 writer: ConversationWriter, clock: Callable[[], datetime], resumed: bool = False) -> CallSession:
+    """`resumed`: a reconnect after a failed session; there is no welcome greeting to record, the
+    receptionist carries on from the stored turns."""
     lines = Lines(templates)
     profile = BusinessProfile.build(name=call.business_name, timezone=call.timezone, business=call.business,
                                     transfer_number=call.transfer_number, business_number=call.to_number,
                                     caller_number=call.from_number, lines=lines)
     record = CallRecord(conversation=call.conversation, lead=call.lead, handoff=call.handoff, outcome=call.outcome,
                         clock=clock)
-    journal = CallJournal(writer, call.call_sid, record.snapshot)
+    journal = CallJournal(writer, call.call_sid, session_id, record.snapshot)
     record.on_change = journal.mark
     tools = ToolBox(profile, record, lines, clock, notes=templates.macros(TOOL_RESULTS_TEMPLATE))
     model = llm.chat_model(tool_schemas(templates))
-    greeting = call.greeting or templates.render("greeting.txt", business_name=call.business_name)
+    greeting = "" if resumed else call.greeting or templates.render("greeting.txt", business_name=call.business_name)
     receptionist = Receptionist(
         record=record, voice=voice, lines=lines, tools=tools, offline=OfflineIntake(profile, record, lines, tools),
         model=model, system_prompt=system_prompt(templates, profile, clock()) if model else "",

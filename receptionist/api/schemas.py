@@ -38,6 +38,7 @@ class AccountOut(BaseModel):
     retention_days: int
     training_opt_out: bool
     missed_call_text_back: bool
+    voice: str | None
     status: str
     created_at: datetime
 

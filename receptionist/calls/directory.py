@@ -24,11 +24,13 @@ class RoutedAccount:
     name: str
     retention_days: int
     training_opt_out: bool
-    answer_twiml: str  # the whole TwiML document this account answers calls with
+    # The TwiML document this account answers a call with, given what belongs to that call alone
+    # (rendered once per account; the telephony edge fills in the call's part).
+    answer: Callable[[str], str]
 
 
 class AccountDirectory:
-    def __init__(self, db: Database, render_answer: Callable[[Account], str], ttl_s: float = 5.0):
+    def __init__(self, db: Database, render_answer: Callable[[Account], Callable[[str], str]], ttl_s: float = 5.0):
         self.db = db
         self.render_answer = render_answer
         self.ttl_s = ttl_s

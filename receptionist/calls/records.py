@@ -3,9 +3,10 @@ handed to the worker by the recording callback."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Boolean, Engine, select, text
+from sqlalchemy import Boolean, Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,10 +88,25 @@ def find_call(session: Session, call_sid: str) -> Call | None:
     return session.scalar(select(Call).where(Call.call_sid == call_sid))
 
 
-def record_status(session: Session, event: CallStatusChanged) -> Call | None:
+@dataclass(frozen=True)
+class StatusRecorded:
+    call: Call
+    ended_now: bool  # this callback ended the call (the first final status it got)
+
+
+def record_status(session: Session, event: CallStatusChanged) -> StatusRecorded | None:
+    """Record a status change; None for an unknown call.
+
+    A final status is final: status callbacks are separate requests that may arrive in any order
+    and more than once, so once a call has ended nothing reopens it (a late `ringing` or
+    `in-progress`) and a repeated final callback moves neither `ended_at` nor the duration. The
+    outcome is decided apart (`settle_outcome`), once the live conversation is stored.
+    """
     call = find_call(session, event.call_sid)
     if call is None:
         return None
+    if call.ended_at is not None:
+        return StatusRecorded(call, False)
     call.twilio_status = event.status
     if event.final:
         if event.duration_s is not None:
@@ -99,10 +115,20 @@ def record_status(session: Session, event: CallStatusChanged) -> Call | None:
         call.ended_at = ended
         if call.duration_s is None:
             call.duration_s = max(0, int((ended - call.started_at).total_seconds()))
-        if call.outcome is None:
-            # A call that was answered keeps an outcome the conversation already set (transferred, …).
-            call.outcome = event.unanswered_outcome or ("answered" if caller_spoke(call) else "missed")
-    return call
+    return StatusRecorded(call, event.final)
+
+
+def settle_outcome(session: Session, call_sid: str, unanswered_outcome: str | None) -> str | None:
+    """Decide what an ended call achieved, unless its conversation already did (transferred, a
+    message taken, …). Returns the outcome set now, None when there was one already."""
+    call = find_call(session, call_sid)
+    if call is None or call.outcome is not None:
+        return None
+    outcome = unanswered_outcome or ("answered" if caller_spoke(call) else "missed")
+    # Conditional, so an outcome the relay stores meanwhile is never overwritten.
+    changed = session.execute(update(Call).where(Call.call_sid == call_sid, Call.outcome.is_(None))
+                              .values(outcome=outcome).execution_options(synchronize_session=False))
+    return outcome if changed.rowcount == 1 else None
 
 
 def caller_spoke(call: Call) -> bool:

@@ -41,6 +41,9 @@ def serve(
     """Serve the Twilio webhooks, the relay and the API."""
     import uvicorn
 
+    from receptionist.settings import Settings
+
+    Settings.load().require("public_url")  # before uvicorn: a misconfiguration is one clear line
     _logging()
     uvicorn.run("receptionist.app:create_server_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info", access_log=False)
@@ -53,8 +56,9 @@ def worker(burst: bool = typer.Option(False, "--burst", help="Process what is qu
     from workers.worker import serve_worker
 
     _logging()
-    settings = Settings()
-    settings.require("twilio_account_sid", "twilio_auth_token")  # to download recordings
+    settings = Settings.load()
+    # Recordings are downloaded with the Twilio credentials; alerts link to the call's page.
+    settings.require("twilio_account_sid", "twilio_auth_token", "public_url")
     serve_worker(settings, burst=burst)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from receptionist.accounts import auth
+from receptionist.accounts import auth, team
 from receptionist.accounts import service as accounts
-from receptionist.accounts import team
 from receptionist.accounts.auth import Principal
 from receptionist.accounts.schemas import AccountCreate, AccountUpdate, UserCreate
 from receptionist.core.errors import DomainError, NotFound

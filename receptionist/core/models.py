@@ -69,6 +69,8 @@ class Account(Base):
     retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
     training_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_call_text_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The text-to-speech voice callers hear ("provider:voice"); None means the deployment's default.
+    voice: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -119,6 +121,11 @@ class Call(Base):
     conversation: Mapped[list | None] = mapped_column(JSON)
     # Set when the receptionist handed the call to a human: {reason, transfer_to, ...}.
     handoff: Mapped[dict | None] = mapped_column(JSON)
+    # The live conversation's owner: the relay session that may write `conversation`, `lead`,
+    # `handoff` and `outcome` (None once it closed), and the highest relay attempt that connected
+    # (a reconnect is a higher attempt and takes over; the same attempt never connects twice).
+    relay_session: Mapped[str | None] = mapped_column(String(64))
+    relay_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")

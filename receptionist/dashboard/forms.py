@@ -18,7 +18,7 @@ from receptionist.accounts.schemas import DAYS, AccountUpdate, Business
 from receptionist.core.models import Account
 
 TEXT_FIELDS = ("name", "timezone")
-OPTIONAL_TEXT_FIELDS = ("greeting", "disclosure", "transfer_number")
+OPTIONAL_TEXT_FIELDS = ("greeting", "disclosure", "transfer_number", "voice")
 LIST_FIELDS = ("alert_emails", "alert_sms")
 FLAGS = ("training_opt_out", "missed_call_text_back")
 
@@ -27,7 +27,7 @@ LABELS = {
     "transfer_number": "Transfer number", "alert_emails": "Alert emails", "alert_sms": "Alert text numbers",
     "training_opt_out": "AI training", "missed_call_text_back": "Missed-call text-back",
     "business.services": "Services", "business.service_areas": "Service areas", "business.hours": "Hours",
-    "business.faq": "FAQ", "business": "Business profile",
+    "business.faq": "FAQ", "business.staff": "Staff", "business": "Business profile", "voice": "Voice",
 }
 
 
@@ -49,10 +49,11 @@ def form_values(account: Account) -> dict:
     return {
         "name": account.name, "timezone": account.timezone,
         "greeting": account.greeting or "", "disclosure": account.disclosure or "",
-        "transfer_number": account.transfer_number or "",
+        "transfer_number": account.transfer_number or "", "voice": account.voice or "",
         "alert_emails": "\n".join(account.alert_emails or []), "alert_sms": "\n".join(account.alert_sms or []),
         "training_opt_out": account.training_opt_out, "missed_call_text_back": account.missed_call_text_back,
         "services": "\n".join(business.services), "service_areas": "\n".join(business.service_areas),
+        "staff": "\n".join(business.staff),
         "hours": {day: business.hours.get(day, "") for day in DAYS},
         "faq": [{"question": f.question, "answer": f.answer} for f in business.faq],
     }
@@ -88,7 +89,7 @@ def _posted(form: FormData, values: dict) -> dict:
             body[name] = values[name]
     business = dict(values["_business"])
     touched = False
-    for name in ("services", "service_areas"):
+    for name in ("services", "service_areas", "staff"):
         if name in form:
             values[name] = str(form[name])
             business[name] = _lines(values[name])
@@ -141,7 +142,7 @@ def parse_account_form(form: FormData, account: Account) -> tuple[AccountForm, d
     changes = update.model_dump(exclude_unset=True, mode="json")
     current = {
         "name": account.name, "timezone": account.timezone, "greeting": account.greeting,
-        "disclosure": account.disclosure, "transfer_number": account.transfer_number,
+        "disclosure": account.disclosure, "transfer_number": account.transfer_number, "voice": account.voice,
         "alert_emails": list(account.alert_emails or []), "alert_sms": list(account.alert_sms or []),
         "training_opt_out": account.training_opt_out, "missed_call_text_back": account.missed_call_text_back,
         "business": current_business,

@@ -22,9 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from receptionist.accounts import auth
+from receptionist.accounts import auth, team
 from receptionist.accounts import service as accounts
-from receptionist.accounts import team
 from receptionist.accounts.access import load_account, load_call
 from receptionist.accounts.auth import ENV_ADMIN, Principal
 from receptionist.accounts.schemas import DAYS, UserCreate

@@ -228,7 +228,8 @@ class OwnerAlerts:
             log.error("%s alert for %s to %s failed: %s", channel, call.call_sid, shown, exc)
             if isinstance(exc, TextRefused) and exc.opted_out:
                 with self.db.session() as session:
-                    consent.opt_out(session, recipient, "carrier STOP (the provider refused: unsubscribed)")
+                    # The STOP reached the provider but not us (the provider refused: unsubscribed).
+                    consent.opt_out(session, recipient, "STOP (at provider)")
             return 0
         except Exception as exc:
             note_delivery_error(self.db, delivery.id, str(exc))  # stays pending: the job retries it

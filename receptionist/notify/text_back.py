@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from receptionist.core import phone
-from receptionist.core.phone import masked
 from receptionist.core.db import Database
 from receptionist.core.models import Call, TextBack
+from receptionist.core.phone import masked
 from receptionist.core.ports import TelephonyApi, TextRefused
 from receptionist.core.retry import PermanentError
 from receptionist.core.templates import Templates

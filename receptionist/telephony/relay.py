@@ -6,10 +6,16 @@ heard), `dtmf`, `error`. Out: `text` tokens, streamed, the last one with `"last"
 with `handoffData`, which Twilio posts back to the `<Connect>` action URL. Everything in between is
 plain events for the agent (`receptionist.agent.events`).
 
-The relay is authenticated twice: the upgrade request's `X-Twilio-Signature` (over the `wss://` URL
-the answer TwiML gave Twilio, no parameters) is checked whenever Twilio sends one, and the `setup`
-must name a call this service created, on an active account, for our Twilio account, still live.
-Anything else is refused with a clear reason and nothing is stored.
+A relay is bound to its call three times over. The URL the TwiML gave Twilio carries a signed,
+expiring token for that call (`relay_token`), and the upgrade's `X-Twilio-Signature` covers that
+URL, so a captured upgrade opens nothing for another call. The `setup` must then name the token's
+call, with the call's own numbers, for our Twilio account, on an active account, not yet ended.
+And only one session at a time owns the call's conversation: a second socket is refused. Whatever
+is refused gets a clear reason, and nothing is stored.
+
+When a session fails (the socket dropped: `SessionStatus=failed`), the action answers one new
+`<ConversationRelay>` without the greeting; the receptionist resumes from the stored turns. A
+second failure takes a message.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, WebSocket
+from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
@@ -32,10 +39,12 @@ from receptionist.agent.events import (
     Ending,
 )
 from receptionist.agent.lines import Lines
+from receptionist.agent.profile import vocabulary
 from receptionist.agent.receptionist import VoiceClosed
 from receptionist.agent.session import open_session
-from receptionist.calls.conversations import LiveCall
+from receptionist.calls.conversations import Claim, LiveCall, new_session_id
 from receptionist.telephony import twiml
+from receptionist.telephony.relay_token import InvalidRelayToken, RelayPass
 from receptionist.telephony.webhooks import signed_form
 from receptionist.web.deps import services
 from receptionist.web.errors import ApiError
@@ -49,6 +58,7 @@ router = APIRouter(prefix="/twilio", tags=["twilio"])
 SETUP_TIMEOUT_S = 10.0  # Twilio sends `setup` as soon as the socket is open
 POLICY_VIOLATION = 1008  # websocket close code for a refused relay
 TWILIO_CLOSE_WAIT_S = 10.0  # after `end`, Twilio closes the socket; don't hold it open longer
+MAX_ATTEMPTS = 2  # the answer's relay and one reconnect
 
 
 class RelayRefused(Exception):
@@ -76,15 +86,25 @@ class RelaySetup:
                    str(message.get("from") or ""), str(message.get("to") or ""))
 
 
+def _milliseconds(value) -> int | None:
+    # The docs print durationUntilInterruptMs as 460 in one revision and "460" in another.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def caller_event(message: dict) -> CallerEvent | None:
     """A ConversationRelay message as an agent event (None for what the agent does not act on)."""
     kind = message.get("type")
     if kind == "prompt":
         return CallerSaid(str(message.get("voicePrompt") or ""))
     if kind == "interrupt":
-        after = message.get("durationUntilInterruptMs")
         return CallerInterrupted(str(message.get("utteranceUntilInterrupt") or ""),
-                                 int(after) if isinstance(after, (int, float)) else None)
+                                 _milliseconds(message.get("durationUntilInterruptMs")))
     if kind == "dtmf":
         return CallerPressed(str(message.get("digit") or ""))
     return None
@@ -111,8 +131,10 @@ class RelayVoice:
             raise VoiceClosed(str(exc)) from exc
 
 
-def check_setup(setup: RelaySetup, call: LiveCall | None, account_sid: str) -> None:
-    """The setup must match a live call this service created; raises RelayRefused otherwise."""
+def check_setup(setup: RelaySetup, relay_pass: RelayPass, call: LiveCall | None, account_sid: str) -> None:
+    """The setup must match the live call the relay URL was issued for; raises RelayRefused otherwise."""
+    if setup.call_sid != relay_pass.call_sid:
+        raise RelayRefused("the relay URL was issued for another call")
     if call is None:
         raise RelayRefused("unknown call")
     if not call.account_active:
@@ -121,8 +143,7 @@ def check_setup(setup: RelaySetup, call: LiveCall | None, account_sid: str) -> N
         raise RelayRefused("the call belongs to another Twilio account")
     if call.ended:
         raise RelayRefused("the call has ended")
-    if (setup.from_number and setup.from_number != call.from_number) or \
-            (setup.to_number and setup.to_number != call.to_number):
+    if setup.from_number != call.from_number or setup.to_number != call.to_number:
         raise RelayRefused("setup does not match the call")
 
 
@@ -136,18 +157,29 @@ async def _deny(websocket: WebSocket, message: str) -> None:
 
 
 def _signature_ok(websocket: WebSocket, svc: AppServices) -> bool:
-    # The contract: Twilio signs the upgrade over the wss:// URL the TwiML named, and a missing
-    # signature is refused like a bad one (403 before the socket opens, nothing stored).
+    """The upgrade's X-Twilio-Signature, over the wss:// URL the TwiML named (DESIGN.md: a missing
+    signature is refused like a bad one, 403 before the socket opens, nothing stored).
+
+    How Twilio signs a websocket URL's query string its docs do not say. Twilio's own server code
+    (twilio/twilio-agent-connect-python, signature_validation.py) validates the URL without its
+    query, the query's parameters passed as the signed parameters; the general webhook rule
+    (https://www.twilio.com/docs/usage/webhooks/webhooks-security) signs "the full URL ... through
+    the end of the query string". Both are HMACs with the auth token over the token-bearing URL,
+    so either is accepted.
+    """
     signature = websocket.headers.get("x-twilio-signature")
     if not signature:
         return False
+    checker = websocket.app.state.twilio_signatures
     query = websocket.url.query
-    url = svc.settings.relay_url + (f"?{query}" if query else "")
-    return websocket.app.state.twilio_signatures.is_valid_url(url, {}, signature)
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    return (checker.is_valid_url(svc.settings.relay_url, params, signature)
+            or checker.is_valid_url(svc.settings.relay_url + (f"?{query}" if query else ""), {}, signature))
 
 
 async def _receive_json(websocket: WebSocket) -> dict | None:
-    """The next message as JSON; None when the socket closed. Unreadable messages are logged and skipped."""
+    """The next message as JSON; None when the socket closed. Unreadable messages are logged and skipped
+    (by size only: a caller's keyed digits must never reach a log)."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -156,12 +188,11 @@ async def _receive_json(websocket: WebSocket) -> dict | None:
         try:
             decoded = json.loads(raw)
         except (TypeError, ValueError):
-            # Its length only: a message can carry what the caller said or keyed.
-            log.warning("relay: unreadable message of %d characters ignored", len(raw or ""))
+            log.warning("relay: an unreadable message (%d bytes) was ignored", len(raw or ""))
             continue
         if isinstance(decoded, dict):
             return decoded
-        log.warning("relay: non-object message of %d characters ignored", len(raw or ""))
+        log.warning("relay: a message that is not a JSON object was ignored")
 
 
 @router.websocket("/relay")
@@ -171,14 +202,27 @@ async def relay(websocket: WebSocket) -> None:
         log.warning("relay refused: bad Twilio signature")
         await _deny(websocket, "invalid Twilio signature")
         return
+    try:
+        relay_pass = websocket.app.state.relay_tokens.read(websocket.query_params.get("token"))
+    except InvalidRelayToken as invalid:
+        log.warning("relay refused: %s", invalid.reason)
+        await _deny(websocket, invalid.reason)
+        return
     await websocket.accept()
+    session_id = new_session_id()
     try:
         first = await asyncio.wait_for(_receive_json(websocket), SETUP_TIMEOUT_S)
         if first is None:
             return
         setup = RelaySetup.from_message(first)
         call = await anyio.to_thread.run_sync(svc.conversations.load, setup.call_sid)
-        check_setup(setup, call, svc.settings.twilio_account_sid)
+        check_setup(setup, relay_pass, call, svc.settings.twilio_account_sid)
+        claim = await anyio.to_thread.run_sync(svc.conversations.claim, setup.call_sid, relay_pass.attempt,
+                                               session_id)
+        if claim is not Claim.OWNED:
+            raise RelayRefused(claim.value)
+        if relay_pass.attempt > 1:  # a reconnect: what the failed session stored, as it is now
+            call = await anyio.to_thread.run_sync(svc.conversations.load, setup.call_sid)
     except RelayRefused as refused:
         log.warning("relay refused: %s", refused.reason)
         await websocket.close(code=POLICY_VIOLATION, reason=refused.reason)
@@ -190,9 +234,10 @@ async def relay(websocket: WebSocket) -> None:
         return
 
     voice = RelayVoice(websocket)
-    session = open_session(call, voice, templates=svc.templates, llm=svc.llm, writer=svc.conversations.writer,
-                           clock=svc.clock)
-    log.info("relay %s connected for call %s (%s)", setup.session_id, setup.call_sid, session.receptionist.mode)
+    session = open_session(call, voice, session_id=session_id, templates=svc.templates, llm=svc.llm,
+                           writer=svc.conversations.writer, clock=svc.clock, resumed=relay_pass.attempt > 1)
+    log.info("relay %s (attempt %d) connected for call %s (%s)", setup.session_id, relay_pass.attempt,
+             setup.call_sid, session.receptionist.mode)
     pending_prompt = ""
     try:
         while True:
@@ -220,6 +265,10 @@ async def relay(websocket: WebSocket) -> None:
         pass
     finally:
         await session.close()
+        # After the last state is stored: the status callback waits for this to decide the outcome.
+        if not await anyio.to_thread.run_sync(svc.conversations.release, setup.call_sid, session_id):
+            log.warning("relay %s: call %s was taken over by a newer relay session", setup.session_id,
+                        setup.call_sid)
         if voice.ended.is_set():
             try:
                 await websocket.close()
@@ -240,18 +289,28 @@ def _handoff(raw: str | None) -> dict | None:
     try:
         data = json.loads(raw)
     except ValueError:
-        log.warning("relay action: HandoffData of %d characters is not JSON", len(raw))
+        log.warning("relay action: HandoffData is not JSON")
         return None
     return data if isinstance(data, dict) else None
 
 
+def _attempt(request: Request) -> int:
+    raw = request.query_params.get("attempt") or "1"
+    return int(raw) if raw.isdigit() else 1
+
+
 @router.post("/relay/action", response_class=Response)
-def relay_action(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+def relay_action(request: Request, form: dict[str, str] = Depends(signed_form),
+                 svc: AppServices = Depends(services)):
     """What the call does once the relay session is over (and once a transfer's <Dial> is over).
 
     A transfer dials the account's transfer number (as it is now, not as it was when the call
     started); with no number, or when nobody answers, the caller leaves a message. A session that
-    failed (our socket unreachable) also takes a message rather than leaving the caller in silence.
+    failed (our socket dropped or unreachable) gets one reconnect, then takes a message rather than
+    leaving the caller in silence. Twilio's payload is documented only by example
+    (https://www.twilio.com/docs/voice/twiml/connect/conversationrelay#connect-action-url-callback):
+    `SessionStatus` ended (the receptionist sent `end`), completed (the caller hung up) or failed
+    (with `ErrorCode`/`ErrorMessage`).
     """
     call_sid = (form.get("CallSid") or "").strip()
     if not call_sid:
@@ -259,23 +318,36 @@ def relay_action(form: dict[str, str] = Depends(signed_form), svc: AppServices =
     lines = Lines(svc.templates)
     handoff = _handoff(form.get("HandoffData"))
     dial_status = form.get("DialCallStatus")
-    failed = form.get("SessionStatus") == "failed" and handoff is None
+    session_status = form.get("SessionStatus")
+    failed = session_status == "failed" and handoff is None
+    account = svc.conversations.account_of(call_sid)
+    if account is None:
+        log.info("relay action for unknown call %s", call_sid)
+        return _xml(twiml.hang_up(twiml.account_voice(None, svc.settings)))
+    voice = twiml.account_voice(account.voice, svc.settings)
+    if session_status == "completed" or form.get("CallStatus") == "completed":
+        return _xml(twiml.hang_up(voice))  # the caller hung up: there is no call left to instruct
+
+    attempt = _attempt(request)
+    if failed and dial_status is None and attempt < MAX_ATTEMPTS:
+        log.warning("call %s: relay session %s failed (%s %s); reconnecting", call_sid, form.get("SessionId"),
+                    form.get("ErrorCode") or "no code", form.get("ErrorMessage") or "")
+        token = request.app.state.relay_tokens.issue(call_sid, attempt=attempt + 1)
+        return _xml(twiml.reconnect(voice=voice, hint_list=twiml.hints(vocabulary(account.business_name,
+                                                                                    account.business)),
+                                    relay_url=twiml.relay_url(svc.settings.relay_url, token),
+                                    relay_action_url=twiml.relay_action_url(svc.settings, attempt + 1)))
 
     if dial_status is not None or failed or (handoff or {}).get("action") == "transfer":
-        target = svc.conversations.transfer_target(call_sid)
-        if target is None:
-            log.info("relay action for unknown call %s", call_sid)
-            return _xml(twiml.hang_up())
-        number, business_number, business_name = target
         if dial_status is not None and dial_status in ("completed", "answered"):
-            return _xml(twiml.hang_up())  # the person took the call; it is over
-        if handoff is not None and number:
-            return _xml(twiml.transfer(say=lines("transferring", business_name=business_name), number=number,
-                                       caller_id=business_number,
+            return _xml(twiml.hang_up(voice))  # the person took the call; it is over
+        if handoff is not None and account.transfer_number:
+            return _xml(twiml.transfer(say=lines("transferring", business_name=account.business_name), voice=voice,
+                                       number=account.transfer_number, caller_id=account.business_number,
                                        action_url=f"{svc.settings.public_url}/twilio/relay/action"))
         log.info("call %s: %s; taking a message", call_sid,
                  "nobody answered the transfer" if dial_status else "no transfer number" if handoff else
-                 f"relay session failed ({form.get('ErrorCode') or 'no code'})")
-        return _xml(twiml.take_message(say=lines("take_message", business_name=business_name),
-                                       goodbye=lines("message_goodbye")))
-    return _xml(twiml.hang_up((handoff or {}).get("say") or None))
+                 f"relay session failed again ({form.get('ErrorCode') or 'no code'})")
+        return _xml(twiml.take_message(say=lines("take_message", business_name=account.business_name),
+                                       goodbye=lines("message_goodbye"), voice=voice))
+    return _xml(twiml.hang_up(voice, (handoff or {}).get("say") or None))

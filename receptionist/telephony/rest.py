@@ -13,7 +13,12 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from receptionist.core.phone import masked
-from receptionist.core.ports import LookupUnavailable, RecordingUnavailable, SentText, TextRefused
+from receptionist.core.ports import (
+    LookupUnavailable,
+    RecordingUnavailable,
+    SentText,
+    TextRefused,
+)
 from receptionist.core.retry import TransientError, with_backoff
 
 # Twilio error codes meaning the recipient cannot be texted, ever, from this sender: 21610 is
@@ -32,7 +37,12 @@ class TwilioRest:
         self.api_url = api_url.rstrip("/")
         self.account_sid = account_sid
         self.retry_window_s = retry_window_s
-        self._http = httpx.Client(auth=(account_sid, auth_token), timeout=httpx.Timeout(30.0, connect=5.0))
+        # Media may be answered with a redirect to storage on another origin (a 302 is in Twilio's
+        # status table, https://www.twilio.com/docs/usage/twilios-response). httpx follows it and
+        # drops the Authorization header when the redirect leaves the origin, so the credentials only
+        # ever go to the configured Twilio API (tests/telephony/test_rest.py checks it).
+        self._http = httpx.Client(auth=(account_sid, auth_token), timeout=httpx.Timeout(30.0, connect=5.0),
+                                  follow_redirects=True, max_redirects=5)
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=30))
         # Every 2010-04-01 resource resolves against the Api domain's base URL; edge and region
         # would rewrite the host name, so they stay unset.

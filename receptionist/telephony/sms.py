@@ -1,7 +1,18 @@
 """`POST /twilio/sms`: inbound texts, for the keywords carriers require (STOP, START, HELP).
 
-Every answer is 200 with TwiML; a keyword gets its reply as `<Message>`, anything else an empty
-response (nobody reads this inbox).
+Every answer is 200 with TwiML. The consent a keyword gives or takes is always recorded; who
+replies is `RECEPTIONIST_SMS_KEYWORD_REPLIES`, so the sender gets one reply, not two:
+
+- `twilio` (the default, as a long code comes): Twilio's default opt-out handling answers STOP,
+  START and HELP itself before the webhook is called ("By default, Twilio handles ... STOP,
+  UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT, and CANCEL ... for long code numbers",
+  https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out), so the service answers with
+  an empty response, except for a message Twilio's exact matching lets through ("Stop!", which
+  this service still reads as STOP): that one the service confirms itself.
+- `service`: Twilio's built-in handling is off for the number, and the service answers with its
+  own texts (`prompts/sms_*.txt`).
+
+Anything else gets an empty response (nobody reads this inbox).
 """
 
 from __future__ import annotations
@@ -21,6 +32,17 @@ from receptionist.web.services import AppServices
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+# The keywords Twilio's default handling answers on a long code (the page above; opt-in START, UNSTOP,
+# YES and help HELP, INFO from the same page), matched "in a case-insensitive way" on single-word
+# messages only. Whether surrounding spaces or punctuation still match the docs do not say: spaces are
+# taken to, punctuation not, so a message with punctuation is one the service confirms itself.
+TWILIO_ANSWERS = frozenset({"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL",
+                            "START", "UNSTOP", "YES", "HELP", "INFO"})
+
+
+def twilio_answers(body: str) -> bool:
+    return (body or "").strip().upper() in TWILIO_ANSWERS
 
 def _twiml(reply: str | None) -> Response:
     response = MessagingResponse()
@@ -51,4 +73,6 @@ def inbound_sms(form: dict[str, str] = Depends(signed_form), svc: AppServices = 
         else:
             reply = svc.templates.render("sms_help.txt", **values)
     log.info("sms keyword %s from %s to %s", keyword.word, masked(sender), masked(to))
+    if svc.settings.sms_keyword_replies == "twilio" and twilio_answers(form.get("Body", "")):
+        return _twiml(None)  # Twilio has replied already
     return _twiml(reply)

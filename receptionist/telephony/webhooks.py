@@ -54,26 +54,39 @@ def _parse(parser, form: dict[str, str]):
 
 
 @router.post("/voice", response_class=Response)
-def voice(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
+def voice(request: Request, form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
     event = _parse(events.call_started, form)
     account = svc.directory.route(event.to_number)
     if account is None:
         log.info("call %s to unknown number %s", event.call_sid, masked(event.to_number))
-        return _xml(twiml.unknown_number(svc.templates.render("unknown_number.txt")))
+        return _xml(twiml.unknown_number(svc.templates.render("unknown_number.txt"),
+                                         twiml.account_voice(None, svc.settings)))
     svc.call_starts.record(event, account)
-    return _xml(account.answer_twiml)
+    return _xml(account.answer(request.app.state.relay_tokens.issue(event.call_sid, attempt=1)))
+
+
+# The caller hanging up reaches the service twice, independently: this callback and the relay's
+# socket closing. The relay may still be storing the last turns when the callback comes, and what
+# the call achieved (missed, so the caller is texted back, or answered) depends on them.
+RELAY_SETTLE_WAIT_S = 3.0
 
 
 @router.post("/status", response_class=Response)
 def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
     event = _parse(events.call_status, form)
     with svc.db.session() as session:
-        call = calls.record_status(session, event)
-        if call is None:
+        recorded = calls.record_status(session, event)
+        if recorded is None:
             log.info("status %s for unknown call %s ignored", event.status, event.call_sid)
             return _xml(twiml.empty())
-        missed = call.outcome == "missed" and event.final
-    if missed:  # after the commit, so the job sees the outcome
+    if not recorded.ended_now:
+        return _xml(twiml.empty())
+    if not svc.conversations.wait_until_released(event.call_sid, RELAY_SETTLE_WAIT_S):
+        log.warning("call %s ended while its relay session still held it; deciding its outcome from what "
+                    "is stored", event.call_sid)
+    with svc.db.session() as session:
+        outcome = calls.settle_outcome(session, event.call_sid, event.unanswered_outcome)
+    if outcome == "missed":  # after the commit, so the job sees the outcome
         svc.queue.enqueue_call_ended(event.call_sid)
     return _xml(twiml.empty())
 

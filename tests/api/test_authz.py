@@ -54,7 +54,7 @@ def walk(routes):
 
 
 def api_routes() -> list[tuple[str, str]]:
-    app = create_app(Settings(_env_file=None), prepare=False)
+    app = create_app(Settings(_env_file=None, public_url="https://receptionist.example.com"), prepare=False)
     found = set()
     for route in walk(app.routes):
         if route.path.startswith("/api/"):

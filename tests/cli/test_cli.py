@@ -71,3 +71,29 @@ def test_team_commands_list_rotate_and_remove(cli):
     assert "removed member@example.com" in cli("accounts", "remove-user", account_id, users["member@example.com"])
     refused = cli.runner.invoke(app, ["accounts", "remove-user", account_id, users["owner@example.com"]])
     assert refused.exit_code == 1 and "last owner" in refused.output
+@pytest.mark.parametrize("public_url, message", [
+    ("http://receptionist.example.com", "must be the https:// address Twilio calls"),
+    (None, "missing configuration: set RECEPTIONIST_PUBLIC_URL"),
+])
+def test_serve_refuses_a_public_url_twilio_cannot_use(cli, monkeypatch, public_url, message):
+    """ConversationRelay connects only to wss:// URLs, so a plain-HTTP public URL cannot work."""
+    monkeypatch.delenv("RECEPTIONIST_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("RECEPTIONIST_ALLOW_PLAIN_HTTP", raising=False)
+    if public_url:
+        monkeypatch.setenv("RECEPTIONIST_PUBLIC_URL", public_url)
+    result = cli.runner.invoke(app, ["serve", "--port", "1"])
+    # A clean exit with the reason (SystemExit), before uvicorn starts: no server, no traceback.
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert message in str(result.exception)
+
+
+def test_plain_http_is_only_for_an_explicit_local_demo():
+    from pydantic import ValidationError
+
+    from receptionist.settings import Settings
+
+    with pytest.raises(ValidationError, match="wss://"):
+        Settings(_env_file=None, public_url="http://127.0.0.1:8000")
+    allowed = Settings(_env_file=None, public_url="http://127.0.0.1:8000", allow_plain_http=True)
+    assert allowed.relay_url == "wss://127.0.0.1:8000/twilio/relay"  # what Twilio would be given, behind TLS
+    assert Settings(_env_file=None, public_url="https://r.example.com/").relay_url == "wss://r.example.com/twilio/relay"

@@ -73,7 +73,7 @@ def browser(tmp_path) -> Iterator[webdriver.Chrome]:
 
 @pytest.fixture
 def served(make_settings, pg_database):
-    yield from _serve(make_settings(pg_database, public_url=PUBLIC_URL))
+    yield from _serve(make_settings(pg_database, public_url=PUBLIC_URL, allow_plain_http=True))
 
 
 def test_owner_signs_in_opens_a_call_plays_its_recording_and_cannot_open_another_accounts(served, browser):

@@ -44,13 +44,13 @@ def profile_form(csrf: str, **overrides) -> dict:
     form = {
         "csrf": csrf, "name": "Acme Plumbing & Heating", "timezone": "America/Chicago",
         "services": "water heater repair\ndrain cleaning\nboiler service",
-        "service_areas": "Springfield\nShelbyville\nCapital City",
+        "service_areas": "Springfield\nShelbyville\nCapital City", "staff": "Dana Whitaker\nBob",
         **{f"hours_{day}": "08:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")},
         "hours_sat": "09:00-12:00", "hours_sun": "Closed",
         "faq_question": ["Do you charge for estimates?", ""], "faq_answer": ["No, estimates are free.", ""],
         "greeting": "Thanks for calling Acme, how can we help?",
         "disclosure": "This call is recorded so we can serve you better.",
-        "transfer_number": "+13125550109",
+        "transfer_number": "+13125550109", "voice": "google:en-US-Neural2-F",
         "alert_emails": "owner@acme.example\ndispatch@acme.example", "alert_sms": "+13125550120",
         "missed_call_text_back": ["0", "1"], "training_opt_out": ["0", "1"],
     }
@@ -60,13 +60,13 @@ def profile_form(csrf: str, **overrides) -> dict:
 
 @pytest.fixture
 def team(make_settings, database_url) -> Iterator[Team]:
-    for service in _serve(make_settings(database_url, public_url=PUBLIC_URL)):
+    for service in _serve(make_settings(database_url, public_url=PUBLIC_URL, allow_plain_http=True)):
         yield make_team(service)
 
 
 @pytest.fixture
 def pg_team(make_settings, pg_database) -> Iterator[Team]:
-    for service in _serve(make_settings(pg_database, public_url=PUBLIC_URL)):
+    for service in _serve(make_settings(pg_database, public_url=PUBLIC_URL, allow_plain_http=True)):
         yield make_team(service)
 
 
@@ -222,7 +222,9 @@ def test_owner_edits_profile_alerts_and_training_and_the_api_shows_it(team):
         "hours": {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00", "thu": "08:00-17:00",
                   "fri": "08:00-17:00", "sat": "09:00-12:00", "sun": "closed"},
         "faq": [{"question": "Do you charge for estimates?", "answer": "No, estimates are free."}],
+        "staff": ["Dana Whitaker", "Bob"],
     }
+    assert account["voice"] == "google:en-US-Neural2-F"
     assert account["greeting"] == "Thanks for calling Acme, how can we help?"
     assert account["disclosure"] == "This call is recorded so we can serve you better."
     assert account["transfer_number"] == "+13125550109"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
 
 from receptionist.postcall import pipeline
@@ -13,25 +11,55 @@ from tests.support.world import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNE
 
 
 @pytest.fixture
-def alerting(make_settings, pg_database, make_context):
+def alerting(make_settings, pg_database, make_context, twilio_api):
     """The app and a worker context with SMS alerts configured (PostgreSQL)."""
     from tests.support.service import serve as _serve
 
     settings = make_settings(pg_database, alert_from_number=ALERTS_FROM)
-    served = _serve(settings)
+    twilio_api.forget_opt_outs()
+    served = _serve(settings, twilio_api)
     service = next(served)
     yield service, make_context(settings)
     served.close()
 
 
-def sms(service, sender: str, body: str, to: str = BUSINESS_NUMBER) -> str:
-    response = service.player.post("/twilio/sms", {"AccountSid": service.settings.twilio_account_sid,
-                                                   "MessageSid": "SM" + "0" * 32, "From": sender, "To": to,
-                                                   "Body": body})
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/xml")
-    message = ET.fromstring(response.text).find("Message")
-    return message.text if message is not None else ""
+@pytest.fixture
+def own_replies(make_settings, pg_database, make_context, twilio_api):
+    """A number whose built-in keyword handling Twilio turned off, so the service answers STOP, START
+    and HELP itself (RECEPTIONIST_SMS_KEYWORD_REPLIES=service)."""
+    from tests.support.service import serve as _serve
+
+    settings = make_settings(pg_database, alert_from_number=ALERTS_FROM, sms_keyword_replies="service")
+    twilio_api.keyword_handling = False
+    twilio_api.forget_opt_outs()
+    served = _serve(settings, twilio_api)
+    try:
+        yield next(served), make_context(settings)
+    finally:
+        twilio_api.keyword_handling = True
+        served.close()
+
+
+def sms(service, sender: str, body: str, to: str = BUSINESS_NUMBER):
+    """A text to one of our numbers, through Twilio's opt-out handling, then our webhook."""
+    exchange = service.player.text(sender, to, body)
+    assert exchange.status_code == 200
+    return exchange
+
+
+def reply(exchange) -> str:
+    """The one reply the sender got, whoever sent it (never both)."""
+    replies = [r for r in (exchange.twilio_reply, exchange.service_reply) if r]
+    assert len(replies) == 1, replies
+    return replies[0]
+
+
+def opted_out(service, number: str) -> bool:
+    from receptionist.core.models import SmsConsent
+
+    with service.app.state.services.db.session() as session:
+        consent = session.get(SmsConsent, number)
+        return bool(consent and consent.opted_out)
 
 
 def test_owner_gets_one_sms_and_one_email_with_the_right_content(alerting, twilio_api, smtp, call_audio):
@@ -94,27 +122,79 @@ def twilio_api_fail_after_download(twilio_api, ctx):
     ctx.twilio.download_recording = download_then_break
 
 
-@pytest.mark.parametrize("body", ["STOP", " stop ", "Stop!", "UNSUBSCRIBE", "cancel", "End", "QUIT", "stopall"])
-def test_stop_keywords_opt_out(alerting, body):
+@pytest.mark.parametrize("body", ["STOP", " stop ", "UNSUBSCRIBE", "cancel", "End", "QUIT", "stopall", "REVOKE",
+                                  "optout"])
+def test_stop_keywords_are_answered_by_twilio_and_recorded_here(alerting, twilio_api, body):
+    """The default (a long code): Twilio replies to the keyword itself; the service records the opt-out
+    and answers with an empty response, so the sender gets one confirmation."""
     service, _ = alerting
     service.create_account()
-    reply = sms(service, OWNER_MOBILE, body)
-    assert "unsubscribed" in reply and "Acme Plumbing" in reply and "START" in reply
+    exchange = sms(service, OWNER_MOBILE, body)
+    assert exchange.service_reply is None
+    assert "unsubscribed" in reply(exchange)
+    assert opted_out(service, OWNER_MOBILE) and twilio_api.is_blocked(BUSINESS_NUMBER, OWNER_MOBILE)
 
 
-def test_help_names_the_business_and_how_to_stop(alerting):
+def test_a_keyword_twilio_does_not_match_is_confirmed_by_the_service(alerting):
+    """Twilio matches single words exactly; "Stop!" still stops this service's texts, so it says so."""
     service, _ = alerting
     service.create_account()
-    reply = sms(service, CALLER_NUMBER, " help ")
-    assert reply.startswith("Acme Plumbing:") and "STOP" in reply and "rates may apply" in reply
-    alerts_reply = sms(service, OWNER_MOBILE, "HELP", to=ALERTS_FROM)
+    exchange = sms(service, OWNER_MOBILE, "Stop!")
+    assert exchange.twilio_reply is None
+    assert "unsubscribed" in reply(exchange) and "Acme Plumbing" in reply(exchange)
+    assert opted_out(service, OWNER_MOBILE)
+
+
+@pytest.mark.parametrize("body", ["STOP", "Stop!", "optout"])
+def test_with_twilios_handling_off_the_service_answers_every_keyword(own_replies, twilio_api, body):
+    service, _ = own_replies
+    service.create_account()
+    exchange = sms(service, OWNER_MOBILE, body)
+    assert exchange.twilio_reply is None
+    assert "unsubscribed" in reply(exchange) and "Acme Plumbing" in reply(exchange) and "START" in reply(exchange)
+    assert opted_out(service, OWNER_MOBILE)
+    assert "resubscribed" in reply(sms(service, OWNER_MOBILE, "yes"))
+    assert not opted_out(service, OWNER_MOBILE)
+
+
+def test_help_names_the_business_and_how_to_stop(own_replies):
+    service, _ = own_replies
+    service.create_account()
+    answer = reply(sms(service, CALLER_NUMBER, " help "))
+    assert answer.startswith("Acme Plumbing:") and "STOP" in answer and "rates may apply" in answer
+    alerts_reply = reply(sms(service, OWNER_MOBILE, "INFO", to=ALERTS_FROM))
     assert "call alerts" in alerts_reply and "STOP" in alerts_reply
+
+
+def test_help_on_a_long_code_is_twilios_to_answer(alerting):
+    service, _ = alerting
+    service.create_account()
+    exchange = sms(service, CALLER_NUMBER, "HELP")
+    assert exchange.service_reply is None and "STOP" in reply(exchange)
 
 
 def test_other_texts_get_an_empty_answer(alerting):
     service, _ = alerting
     service.create_account()
-    assert sms(service, CALLER_NUMBER, "can you come tomorrow?") == ""
+    exchange = sms(service, CALLER_NUMBER, "can you come tomorrow?")
+    assert exchange.twilio_reply is None and exchange.service_reply is None
+
+
+def test_a_stop_only_twilio_saw_refuses_the_alert_and_is_recorded(alerting, twilio_api, smtp, call_audio):
+    """STOP sent while the webhook could not be reached: Twilio blocks the number anyway ("the block
+    works and is logged even if your number currently has no messaging request URL") and refuses the
+    next text with 21610; the service records the opt-out from that refusal."""
+    service, ctx = alerting
+    service.create_account(alert_sms=[OWNER_MOBILE])
+    twilio_api.receive_text(OWNER_MOBILE, ALERTS_FROM, "STOP")  # the webhook never saw it
+    before = len(texts_to(twilio_api, OWNER_MOBILE))
+    call = play_call(service, twilio_api, call_audio.path.read_bytes())
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before  # refused, not sent
+    sms_alert = next(a for a in service.call(call.call_sid)["alerts"] if a["channel"] == "sms")
+    assert sms_alert["status"] == "failed" and "opted out" in sms_alert["error"] and "21610" in sms_alert["error"]
+    assert opted_out(service, OWNER_MOBILE)
+    assert len(smtp.wait_for(1)) == 1  # the email still went
 
 
 def test_unsigned_sms_is_refused(alerting):
@@ -134,7 +214,7 @@ def test_stop_silences_alerts_until_start(alerting, twilio_api, smtp, call_audio
     sms_alert = next(a for a in service.call(silenced.call_sid)["alerts"] if a["channel"] == "sms")
     assert sms_alert["status"] == "suppressed" and "STOP" in sms_alert["error"]
 
-    assert "resubscribed" in sms(service, OWNER_MOBILE, "start", to=ALERTS_FROM)
+    assert "re-subscribed" in reply(sms(service, OWNER_MOBILE, "start", to=ALERTS_FROM))  # Twilio's reply
     play_call(service, twilio_api, call_audio.path.read_bytes())
     run_burst(ctx)
     assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
@@ -189,7 +269,7 @@ def test_no_text_back_to_an_opted_out_caller_or_when_disabled(alerting, twilio_a
     run_burst(ctx)
     assert texts_to(twilio_api, OTHER_CALLER) == []
 
-    assert "resubscribed" in sms(service, OTHER_CALLER, "UNSTOP")
+    assert "re-subscribed" in reply(sms(service, OTHER_CALLER, "UNSTOP"))
     missed_call(service, caller=OTHER_CALLER)
     run_burst(ctx)
     assert len(texts_to(twilio_api, OTHER_CALLER)) == 1

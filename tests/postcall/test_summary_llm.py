@@ -94,7 +94,7 @@ def test_the_owner_sms_carries_the_llm_summary(make_settings, pg_database, make_
 
     settings = make_settings(pg_database, alert_from_number=ALERTS_FROM, openai_base_url=llm.base_url,
                              openai_api_key="test", llm_model="local-model")
-    served = _serve(settings)
+    served = _serve(settings, twilio_api)
     service = next(served)
     try:
         ctx = make_context(settings)

@@ -221,7 +221,7 @@ def test_twilio_copy_is_deleted_once_ours_is_stored_when_configured(make_setting
     from tests.support.service import serve as _serve
 
     settings = make_settings(pg_database, delete_twilio_recordings=True)
-    served = _serve(settings)
+    served = _serve(settings, twilio_api)
     service = next(served)
     try:
         service.create_account()

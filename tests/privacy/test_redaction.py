@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receptionist.privacy.redaction import luhn_ok, redactor_for_call
-from tests.support.redaction_corpus import CORPUS_PATH, generate, load, say_digits, say_two, score
+from tests.support.redaction_corpus import (
+    CORPUS_PATH,
+    generate,
+    load,
+    say_digits,
+    say_two,
+    score,
+)
 
 LEAD = {"name": "Marcus Mehl", "callback_number": "+15558675309", "address": "42 Oak Street"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import io
 import smtplib
 import socket
 import tempfile
@@ -230,7 +231,7 @@ def test_twilio_recording_download_and_metadata(twilio_api: LocalTwilioApi, call
     url = twilio_api.recording_url("RE" + "1" * 32)
     auth = (ACCOUNT_SID, AUTH_TOKEN)
     for suffix in ("", ".wav"):
-        response = httpx.get(url + suffix, auth=auth)
+        response = httpx.get(url + suffix, auth=auth, follow_redirects=True)
         assert response.status_code == 200
         assert response.headers["content-type"] == "audio/x-wav"
         assert response.content == audio
@@ -242,6 +243,57 @@ def test_twilio_recording_download_and_metadata(twilio_api: LocalTwilioApi, call
     assert meta["duration"] == str(round(call_wav.duration_s))
     missing = httpx.get(twilio_api.recording_url("RE" + "9" * 32) + ".wav", auth=auth)
     assert missing.status_code == 404 and missing.json()["code"] == 20404
+
+
+def test_twilio_media_redirects_to_another_origin_that_takes_no_second_credentials(
+        twilio_api: LocalTwilioApi, call_wav: CallAudio) -> None:
+    twilio_api.add_recording("RE" + "2" * 32, call_wav.path.read_bytes(), call_sid=CALL_SID)
+    url = twilio_api.recording_url("RE" + "2" * 32) + ".wav"
+    redirect = httpx.get(url, auth=(ACCOUNT_SID, AUTH_TOKEN))
+    assert redirect.status_code == 302
+    location = redirect.headers["location"]
+    assert location.startswith(twilio_api.storage_url) and not location.startswith(twilio_api.base_url)
+    assert "Signature=" in location
+    # Signed in its query string: a second set of credentials is refused, as S3 refuses two auth mechanisms.
+    assert httpx.get(location, auth=(ACCOUNT_SID, AUTH_TOKEN)).status_code == 400
+    assert httpx.get(location).content == call_wav.path.read_bytes()
+    assert (location.split("?")[0].removeprefix(twilio_api.storage_url), False) in twilio_api.storage_requests
+    assert httpx.get(twilio_api.storage_url + "/media/forged/RE.wav").status_code == 403
+
+
+def test_twilio_mp3_is_a_real_mp3_and_channels_are_checked(twilio_api: LocalTwilioApi, call_wav: CallAudio,
+                                                            tmp_path: Path) -> None:
+    from pydub import AudioSegment
+
+    twilio_api.add_recording("RE" + "3" * 32, call_wav.path.read_bytes(), call_sid=CALL_SID)
+    auth = (ACCOUNT_SID, AUTH_TOKEN)
+    url = twilio_api.recording_url("RE" + "3" * 32)
+    mp3 = httpx.get(url + ".mp3", auth=auth, follow_redirects=True)
+    assert mp3.status_code == 200 and mp3.headers["content-type"] == "audio/mpeg"
+    assert mp3.content[:3] == b"ID3" or mp3.content[0] == 0xFF
+    (tmp_path / "call.mp3").write_bytes(mp3.content)
+    decoded = AudioSegment.from_file(tmp_path / "call.mp3", format="mp3")
+    assert decoded.channels == 2 and abs(decoded.duration_seconds - call_wav.duration_s) < 0.5
+    mono = httpx.get(url + ".wav?RequestedChannels=1", auth=auth, follow_redirects=True)
+    with wave.open(io.BytesIO(mono.content)) as file:
+        assert file.getnchannels() == 1
+    twilio_api.add_recording("RE" + "4" * 32, synthesize_speech("Hello.", tmp_path / "mono.wav").read_bytes())
+    refused = httpx.get(twilio_api.recording_url("RE" + "4" * 32) + ".wav?RequestedChannels=2", auth=auth)
+    assert refused.status_code == 400  # a two-channel file of a one-channel recording
+
+
+def test_twilio_refuses_texts_to_a_number_that_sent_stop_to_that_number(twilio_api: LocalTwilioApi) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    client = twilio_api.client()
+    assert "unsubscribed" in twilio_api.receive_text("+15552148830", "+15550001111", "stop")
+    with pytest.raises(TwilioRestException) as refusal:
+        client.messages.create(to="+15552148830", from_="+15550001111", body="New call")
+    assert (refusal.value.status, refusal.value.code) == (400, 21610)
+    assert client.messages.create(to="+15552148830", from_="+15550002222", body="x").status == "queued"  # per number
+    assert twilio_api.receive_text("+15552148830", "+15550001111", "START") is not None
+    assert client.messages.create(to="+15552148830", from_="+15550001111", body="x").status == "queued"
+    assert [r.to for r in twilio_api.auto_replies][-2:] == ["+15552148830", "+15552148830"]
 
 
 def test_real_twilio_client_sends_sms_and_deletes_recording(twilio_api: LocalTwilioApi) -> None:

@@ -61,7 +61,7 @@ def test_plain_http_is_refused_and_the_pipeline_works_over_https(tls_bucket, tls
     settings = make_settings(pg_database, s3_bucket=tls_bucket, s3_endpoint_url=tls_s3.https_endpoint_url,
                              s3_ca_bundle=str(tls_files.ca), aws_access_key_id=tls_s3.access_key,
                              aws_secret_access_key=tls_s3.secret_key)
-    for service in serve(settings):
+    for service in serve(settings, twilio_api):
         account = service.create_account()
         call = play_call(service, twilio_api, call_audio.path.read_bytes())
         ctx = make_context(settings)

@@ -15,7 +15,8 @@ from receptionist.core.models import Call, Recording
 from receptionist.storage.objects import ObjectTags, recording_key
 from tests.support.service import Service
 
-# Plain http, as the served test app is: a Secure cookie would never come back to it.
+# Plain http, as the served test app is: a Secure cookie would never come back to it (so these
+# tests say RECEPTIONIST_ALLOW_PLAIN_HTTP, as the demo does).
 PUBLIC_URL = "http://receptionist.test"
 NUMBER_A, NUMBER_B = "+15550100201", "+15550100202"
 WHEN = datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)

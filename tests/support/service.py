@@ -13,6 +13,7 @@ from receptionist.app import create_app
 from receptionist.core.db import Database
 from receptionist.core.models import Base
 from receptionist.settings import Settings
+from sandbox import LocalTwilioApi
 from sandbox.call_player import CallPlayer
 from sandbox.served_app import ServedApp
 from tests.support.world import ACCOUNT
@@ -86,14 +87,15 @@ def own_numbers(settings: Settings, numbers: list[str]) -> None:
             client.incoming_phone_numbers.create(phone_number=number)
 
 
-def serve(settings: Settings) -> Iterator[Service]:
-    """Serve the app on an emptied database; a generator, so `yield from serve(...)` in a fixture."""
+def serve(settings: Settings, twilio: LocalTwilioApi | None = None) -> Iterator[Service]:
+    """Serve the app on an emptied database; a generator, so `yield from serve(...)` in a fixture.
+    With the REST stand-in `twilio`, the player can also report recordings and deliver texts."""
     clean(settings.database_url)
     app = create_app(settings)
     with ServedApp(app) as served, httpx.Client(base_url=served.url, timeout=30.0) as http:
         # Twilio signs over the public URL; the proxy in front of us forwards to the served port.
         player = CallPlayer(served.url, settings.twilio_account_sid, settings.twilio_auth_token,
-                            public_url=settings.public_url, client=http)
+                            public_url=settings.public_url, client=http, twilio=twilio)
         yield Service(settings, served.url, http, player, app)
 
 

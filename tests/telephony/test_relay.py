@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from rq import Queue
 from websockets.exceptions import InvalidStatus
 
+from receptionist.agent.receptionist import KEYPAD_PAUSE_S
 from sandbox.llm_api import LocalChatApi, reply
-from sandbox.relay_client import RelayCaller
+from sandbox.relay_client import RelayCaller, upgrade_signature
 from tests.support.service import serve as _serve
 from tests.support.world import ACCOUNT, BUSINESS_NUMBER, CALLER_NUMBER
 
@@ -41,17 +44,18 @@ def llm_service(make_settings, pg_database, llm):
                                     llm_model="receptionist-test", relay_llm_timeout_s=1.0))
 
 
+# The receptionist's words play this fast (real speech is about 15 characters a second): the tests
+# wait for it to finish speaking, as a caller does, without waiting as long.
+FAST = 300.0
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
 
 
 def caller(service, call, **options) -> RelayCaller:
-    """Twilio's side of the relay for a call the service answered, signed over the public wss:// URL."""
-    options = {"auth_token": service.settings.twilio_auth_token, "public_relay_url": service.settings.relay_url,
-               **options}
-    return RelayCaller(service.url.replace("http://", "ws://") + "/twilio/relay", call_sid=call.call_sid,
-                       from_number=call.from_number, to_number=call.to_number,
-                       account_sid=service.settings.twilio_account_sid, **options)
+    """Twilio's side of the relay the call's TwiML connected, signed as Twilio signs it."""
+    return service.player.relay(call, **{"chars_per_s": FAST, **options})
 
 
 def eventually(read, check, timeout: float = 5.0):
@@ -70,12 +74,12 @@ def set_clock(service, local: datetime) -> None:
     service.app.state.services.clock = lambda: local.astimezone(timezone.utc)
 
 
-def action(service, call, **params):
-    """Twilio's POST to the <Connect> action URL once the relay ended."""
+def action(service, call, query: str = "", **params):
+    """Twilio's POST to the <Connect> (or <Dial>) action URL, with these parameters."""
     form = {"AccountSid": service.settings.twilio_account_sid, "CallSid": call.call_sid, "From": call.from_number,
             "To": call.to_number, "CallStatus": "in-progress", "SessionId": "VX" + "0" * 32,
             "SessionStatus": "ended", **params}
-    response = service.player.post("/twilio/relay/action", form)
+    response = service.player.post("/twilio/relay/action", form, query=query)
     assert response.status_code == 200, response.text
     return ET.fromstring(response.text)
 
@@ -100,8 +104,11 @@ def test_whole_conversation_captures_the_lead(llm_service, llm):
         reply("", ("end_call", {"farewell": "Thanks for calling Acme Plumbing. Goodbye!"})),
     )
 
+    twilio = caller(service, call)
+
     async def conversation():
-        async with caller(service, call) as twilio:
+        async with twilio:
+            await twilio.silence()  # the welcome greeting plays first
             await twilio.prompt("Hi, my water heater is leaking in the basement.")
             opening = await twilio.receive()
             # The first token reaches Twilio alone, while the model is still writing the rest (0.15 s a token).
@@ -157,10 +164,13 @@ def test_whole_conversation_captures_the_lead(llm_service, llm):
     assert after_tool[-1]["role"] == "tool" and after_tool[-1]["tool_call_id"] == after_tool[-2]["tool_calls"][0]["id"]
     assert result["ok"] is True and result["still_missing"] == ["name", "callback_number"]
 
-    # Twilio posts the handoff back: the farewell is spoken by the call itself, then it hangs up.
-    root = action(service, call, HandoffData=end["handoffData"])
-    assert [child.tag for child in root] == ["Say", "Hangup"]
-    assert root[0].text == "Thanks for calling Acme Plumbing. Goodbye!"
+    # Twilio posts the session's end to the action URL: the farewell is spoken by the call itself, in the
+    # voice of the whole call, then it hangs up.
+    assert twilio.session_status == "ended" and twilio.rejected == []
+    after = service.player.session_over(call, twilio)
+    assert after.tags == ["Say", "Hangup"]
+    assert after.verbs[0].text == "Thanks for calling Acme Plumbing. Goodbye!"
+    assert after.verbs[0].voice == "Polly.Joanna-Neural" == call.answer.verbs[0].voice
 
 
 # --- appointments and business hours -------------------------------------------------------------------------
@@ -233,8 +243,10 @@ def test_transfer_ends_the_relay_and_the_action_dials_the_transfer_number(llm_se
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
     llm.script(reply("", ("transfer_to_human", {"reason": "wants to talk to the owner about a quote"})))
 
+    twilio = caller(service, call)
+
     async def conversation():
-        async with caller(service, call) as twilio:
+        async with twilio:
             heard = await twilio.say("Can I talk to the owner about a quote?", ends=True)
             return heard.end
 
@@ -246,12 +258,12 @@ def test_transfer_ends_the_relay_and_the_action_dials_the_transfer_number(llm_se
     assert detail["handoff"]["reason"] == "wants to talk to the owner about a quote"
     assert detail["handoff"]["transfer_to"] == TRANSFER_NUMBER
 
-    root = action(service, call, HandoffData=end["handoffData"])
-    assert [child.tag for child in root] == ["Say", "Dial"]
-    assert "connect you" in root[0].text and "Acme Plumbing" in root[0].text
-    dial = root[1]
-    assert dial.text == TRANSFER_NUMBER and dial.get("callerId") == BUSINESS_NUMBER
-    assert dial.get("action") == "https://receptionist.example.com/twilio/relay/action"
+    after = service.player.session_over(call, twilio)
+    assert after.tags == ["Say", "Dial"]
+    assert "connect you" in after.verbs[0].text and "Acme Plumbing" in after.verbs[0].text
+    dial = after.verbs[1]
+    assert dial.number == TRANSFER_NUMBER and dial.caller_id == BUSINESS_NUMBER
+    assert dial.action == "https://receptionist.example.com/twilio/relay/action"
 
     # The <Dial> reports back to the same URL: nobody answered → the caller leaves a message.
     missed = action(service, call, DialCallStatus="no-answer", DialCallSid="CA" + "9" * 32)
@@ -289,12 +301,17 @@ def test_pressing_zero_reaches_a_person(llm_service, llm):
     service = llm_service
     service.create_account(transfer_number=TRANSFER_NUMBER)
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    assert call.answer.connect.relay.dtmf_detection  # without it Twilio sends no key at all
 
     async def conversation():
         async with caller(service, call) as twilio:
-            await twilio.press("5")  # no menu uses it: nothing happens
-            await twilio.press("0")
-            return (await twilio.hear(ends=True)).end
+            await twilio.silence()
+            assert await twilio.press("5") and await twilio.press("#")  # an entry no menu uses: nothing happens
+            started = time.monotonic()
+            assert await twilio.press("0")
+            end = (await twilio.hear(ends=True)).end
+            assert time.monotonic() - started >= KEYPAD_PAUSE_S  # "0" alone, once the caller stopped keying
+            return end
 
     end = run(conversation())
     assert json.loads(end["handoffData"])["action"] == "transfer"
@@ -302,13 +319,151 @@ def test_pressing_zero_reaches_a_person(llm_service, llm):
     assert eventually(lambda: service.call(call.call_sid)["outcome"], lambda o: o == "transferred")
 
 
-def test_action_without_handoff_hangs_up_and_a_failed_session_takes_a_message(llm_service):
+@pytest.mark.parametrize("mode", ["llm", "offline"])
+def test_a_keyed_in_callback_number_is_captured_and_never_logged(make_settings, pg_database, llm, caplog, mode):
+    settings = make_settings(pg_database, openai_base_url=llm.base_url if mode == "llm" else None,
+                             openai_api_key="test-key" if mode == "llm" else None, relay_llm_timeout_s=1.0)
+    llm.script(reply("Sorry to hear that. What's the best number to reach you?"),
+               reply("Thank you. And what's your name?"))
+    for service in _serve(settings):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        caplog.set_level(logging.DEBUG)
+
+        async def conversation():
+            async with caller(service, call) as twilio:
+                await twilio.say("Hi, my sink is blocked.")
+                await twilio.silence()
+                await twilio.key_in("3125550199#")
+                return await twilio.hear()
+
+        heard = run(conversation())
+        lead = eventually(lambda: service.call(call.call_sid)["lead"] or {}, lambda v: v.get("callback_number"))
+        assert lead["callback_number"] == "+13125550199"
+        if mode == "llm":
+            assert heard.text == "Thank you. And what's your name?"
+            note = llm.requests[-1]["messages"][-1]
+            assert note["role"] == "user" and "312-555-0199" in note["content"]
+        else:
+            assert heard.text.startswith("Thanks, I have your number as 312-555-0199.")
+        # The service's own logs (Twilio's side, the stand-in's websocket client, may log its frames).
+        logged = "\n".join(record.getMessage() for record in caplog.records
+                           if record.name.split(".")[0] in ("receptionist", "uvicorn", "workers"))
+        assert "keyed in a callback number" in logged
+        for digits in ("3125550199", "312-555-0199", "+13125550199", "'3'", '"digit"'):
+            assert digits not in logged
+
+
+def test_a_failed_session_reconnects_once_without_the_greeting_then_takes_a_message(llm_service, llm):
+    service = llm_service
+    service.create_account()
+    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    llm.script(reply("Sorry to hear that. Can I have your name?"), reply("Thanks, Ann. What's your number?"))
+    first = caller(service, call)
+
+    async def before_the_drop():
+        async with first:
+            assert (await first.say("My water heater is leaking.")).text.startswith("Sorry to hear that")
+            await first.drop()  # the connection fails: no close handshake
+
+    run(before_the_drop())
+    assert first.action_params()["SessionStatus"] == "failed" and first.action_params()["ErrorCode"]
+    again = service.player.session_over(call, first)
+    assert again.tags == ["Connect"]  # no second disclosure, no second recording
+    relay = again.connect.relay
+    assert relay.welcome_greeting is None and relay.dtmf_detection and relay.url != call.answer.connect.relay.url
+    assert again.connect.action.endswith("/twilio/relay/action?attempt=2")
+
+    second = caller(service, call)
+
+    async def after_the_reconnect():
+        async with second:
+            assert (await second.say("It's Ann.")).text == "Thanks, Ann. What's your number?"
+            await second.drop()
+
+    run(after_the_reconnect())
+    # The model was given everything said before the drop, and no second greeting.
+    assert llm.requests[-1]["messages"][1:] == [
+        {"role": "assistant", "content": "Hi, you've reached Acme Plumbing. How can I help you today?"},
+        {"role": "user", "content": "My water heater is leaking."},
+        {"role": "assistant", "content": "Sorry to hear that. Can I have your name?"},
+        {"role": "user", "content": "It's Ann."}]
+    conversation = eventually(lambda: service.call(call.call_sid)["conversation"], lambda c: len(c) == 5)
+    assert [t["speaker"] for t in conversation] == ["receptionist", "caller", "receptionist", "caller",
+                                                    "receptionist"]
+    # The reconnect failed too: the caller leaves a message on the call's recording.
+    last = service.player.session_over(call, second)
+    assert last.tags == ["Say", "Pause", "Say", "Hangup"]
+    # And the first session's URL cannot open the call again.
+    replayed = caller(service, call, document=call.answer)
+    assert refused_with(replayed) == (1008, "a newer relay session has taken this call")
+
+
+@pytest.mark.parametrize("status_first", [True, False], ids=["status before the socket closes",
+                                                             "status after the socket closes"])
+@pytest.mark.parametrize("spoke", [True, False], ids=["caller spoke", "caller silent"])
+def test_the_outcome_waits_for_the_conversation_whichever_news_of_the_hang_up_comes_first(
+        offline_service, redis_conn, status_first, spoke):
+    """A hang-up reaches the service twice, independently: the status callback and the relay's socket
+    closing. A caller who spoke is answered (no missed-call text-back), one who did not is missed."""
+    service = offline_service
+    service.create_account(missed_call_text_back=True)
+    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+
+    async def conversation():
+        async with caller(service, call) as twilio:
+            await asyncio.to_thread(eventually, lambda: relay_holder(service, call), bool)  # the session is up
+            if spoke:
+                # Said the moment the caller hangs up: its turn is stored only as the socket closes.
+                await twilio.silence()
+                await twilio.prompt("My sink is blocked, I'll call back later.")
+            return await service.player.hang_up(call, twilio, status_first=status_first, duration_s=12)
+
+    after = run(conversation())
+    assert after.tags == ["Hangup"]  # the action is told the caller hung up (SessionStatus=completed)
+    detail = service.call(call.call_sid)
+    assert detail["duration_s"] == 12 and detail["ended_at"]
+    jobs = Queue(service.settings.queue_name, connection=redis_conn).job_ids
+    if spoke:
+        assert detail["outcome"] in ("answered", "message-taken") and jobs == []
+        assert any(t["speaker"] == "caller" for t in detail["conversation"])
+    else:
+        assert detail["outcome"] == "missed" and jobs == [f"call-ended-{call.call_sid}"]
+
+
+def test_a_caller_who_hangs_up_while_the_model_thinks_is_not_missed(make_settings, pg_database, llm, redis_conn):
+    """The caller's turn is stored with the receptionist's first word, so a caller who speaks and hangs
+    up before it has its words stored only when the relay closes, after the status callback came: the
+    outcome must wait for them, or a caller who spoke would be texted back as missed."""
+    llm.script(reply("Let me check.", delay_s=3.0))
+    for service in _serve(make_settings(pg_database, openai_base_url=llm.base_url, openai_api_key="test-key",
+                                        relay_llm_timeout_s=5.0)):
+        service.create_account(missed_call_text_back=True)
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+
+        async def conversation():
+            async with caller(service, call) as twilio:
+                await twilio.silence()
+                await twilio.prompt("Do you fix boilers? Actually, I'll call back.")
+                await asyncio.to_thread(llm.wait_for_requests, 1)  # the model is thinking
+                await service.player.hang_up(call, twilio, status_first=True, duration_s=9)
+
+        run(conversation())
+        detail = service.call(call.call_sid)
+        assert detail["outcome"] == "answered"
+        assert Queue(service.settings.queue_name, connection=redis_conn).job_ids == []
+        assert [t["speaker"] for t in detail["conversation"]] == ["receptionist", "caller"]
+
+
+def test_action_without_handoff_hangs_up_and_an_unsigned_one_is_refused(llm_service):
     service = llm_service
     service.create_account()
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
     assert [c.tag for c in action(service, call)] == ["Hangup"]
-    failed = action(service, call, SessionStatus="failed", ErrorCode="64101")
-    assert [c.tag for c in failed] == ["Say", "Pause", "Say", "Hangup"]
+    failed_twice = action(service, call, query="attempt=2", SessionStatus="failed", ErrorCode="39001")
+    assert [c.tag for c in failed_twice] == ["Say", "Pause", "Say", "Hangup"]
+    hung_up = action(service, call, SessionStatus="completed", CallStatus="completed")
+    assert [c.tag for c in hung_up] == ["Hangup"]
     unsigned = service.http.post("/twilio/relay/action", data={"CallSid": call.call_sid,
                                                                 "HandoffData": '{"action": "transfer"}'})
     assert unsigned.status_code == 403
@@ -327,14 +482,18 @@ def test_interrupt_cancels_the_answer_and_history_keeps_only_what_was_heard(llm_
 
     async def conversation():
         async with caller(service, call) as twilio:
+            await twilio.silence()
             await twilio.prompt("What are your hours?")
             spoken = ""
             while spoken != "Our hours are Monday":  # the model pauses after this (0.4 s a token)
                 message = await twilio.receive()
                 assert message["type"] == "text" and not message["last"]
                 spoken += message["token"]
-            await twilio.interrupt("Our hours are Monday", after_ms=900)
-            heard = await twilio.say("Do you work Sundays?")
+            # The caller talks over the answer: Twilio stops speaking, says what was heard, then relays the words.
+            assert await twilio.prompt("Do you work Sundays?", after_hearing="Our hours are Monday")
+            assert [m["type"] for m in twilio.sent[-2:]] == ["interrupt", "prompt"]
+            assert twilio.sent[-2]["utteranceUntilInterrupt"] == "Our hours are Monday"
+            heard = await twilio.hear()
             assert heard.text == "No, we're closed on Sundays."  # nothing of the cut answer arrives after
 
     run(conversation())
@@ -357,15 +516,19 @@ def test_interrupts_of_the_greeting_and_of_a_finished_answer_still_playing(llm_s
     llm.script(reply(HOURS_ANSWER), reply("Sure, go ahead."), reply("Got it."))
 
     async def conversation():
-        async with caller(service, call) as twilio:
-            await twilio.interrupt("Hi, you've reached Acme")  # cut into Twilio's welcome greeting
-            heard = await twilio.say("Hours?")
+        # Slow speech, so the answer is still playing long after it has all arrived.
+        async with caller(service, call, chars_per_s=40) as twilio:
+            await twilio.prompt("Hours?", after_hearing="Hi, you've reached Acme")  # cut into the greeting
+            heard = await twilio.hear()
             assert heard.text == HOURS_ANSWER
             # Streaming was done, but Twilio was still speaking it when the caller cut in.
-            await twilio.interrupt("Our hours are Monday to Friday, eight to five,")
-            await twilio.say("Sorry, one more question.")
-            await twilio.interrupt("")  # cut in before hearing a word: nothing was said
-            await twilio.say("Do you do drains?")
+            await twilio.prompt("Sorry, one more question.", after_hearing="Our hours are Monday to Friday, eight to five,")
+            await twilio.receive()  # the first word of the next answer arrives...
+            await twilio.prompt("Do you do drains?", after_hearing="")  # ...and is cut before it is heard
+            while (await twilio.hear()).text != "Got it.":
+                pass
+            assert [m["type"] for m in twilio.sent if m["type"] != "setup"] == [
+                "interrupt", "prompt", "interrupt", "prompt", "interrupt", "prompt"]
 
     run(conversation())
     assert llm.requests[0]["messages"][1:] == [{"role": "assistant", "content": "Hi, you've reached Acme"},
@@ -440,21 +603,39 @@ def test_llm_stalling_mid_answer_is_followed_by_an_apology_not_silence(llm_servi
 
 # --- who may connect --------------------------------------------------------------------------------------------
 
-def refused(service, call, *, setup: dict | None = None, **options):
+def refused_with(twilio: RelayCaller, setup: dict | None = None) -> tuple[int | None, str]:
     async def connect():
-        twilio = caller(service, call, **options)
         await twilio.connect(setup)
         return await twilio.closed()
 
     return run(connect())
 
 
+def refused(service, call, *, setup: dict | None = None, **options):
+    return refused_with(caller(service, call, **options), setup)
+
+
+def relay_holder(service, call) -> str | None:
+    with service.app.state.services.db.engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT relay_session FROM calls WHERE call_sid = '{call.call_sid}'").scalar()
+
+
+def stored_conversations(service) -> list:
+    with service.app.state.services.db.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT conversation, lead, handoff FROM calls ORDER BY id").all()
+
+
 def test_forged_or_misaddressed_signature_is_refused_at_the_upgrade(service):
     service.create_account()
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
-    internal_url = service.url.replace("http://", "ws://") + "/twilio/relay"
+    relay_url = call.answer.connect.relay.url
+    internal_url = service.url.replace("http://", "ws://") + "/twilio/relay?" + relay_url.split("?", 1)[1]
+    token = service.settings.twilio_auth_token
     for options in ({"signature": "forged"},
-                    {"public_relay_url": internal_url},  # signed for the address we listen on, not the public one
+                    # signed for the address we listen on, not the public one
+                    {"signature": upgrade_signature(token, internal_url)},
+                    # signed without the relay token the URL carries
+                    {"signature": upgrade_signature(token, relay_url.split("?", 1)[0])},
                     {"auth_token": "not-our-token"}):
         with pytest.raises(InvalidStatus) as refusal:
             refused(service, call, **options)
@@ -462,34 +643,110 @@ def test_forged_or_misaddressed_signature_is_refused_at_the_upgrade(service):
     assert service.call(call.call_sid)["conversation"] == []
 
 
-@pytest.mark.parametrize("case", ["unknown call", "other twilio account", "not a setup", "numbers differ",
-                                  "account closed", "call ended"])
+def test_the_upgrade_signature_covers_the_relay_url_with_its_query():
+    """Twilio's own validation code signs the wss:// URL with its query parameters as the signed
+    parameters (sandbox.relay_client.upgrade_signature); the general webhook rule signs the whole URL.
+    The service accepts either, over the URL it issued, and nothing else."""
+    from twilio.request_validator import RequestValidator
+
+    from receptionist.telephony.signature import SignatureChecker
+
+    url, params = "wss://receptionist.example.com/twilio/relay", {"token": "CA1.1.99.mac"}
+    validator = RequestValidator("secret")
+    as_params = upgrade_signature("secret", url + "?token=CA1.1.99.mac")
+    assert as_params == validator.compute_signature(url, params)
+    as_url = validator.compute_signature(url + "?token=CA1.1.99.mac", {})
+    assert as_params != as_url
+    checker = SignatureChecker("secret", "https://receptionist.example.com")
+    assert checker.is_valid_url(url, params, as_params)
+    assert checker.is_valid_url(url + "?token=CA1.1.99.mac", {}, as_url)
+    assert not checker.is_valid_url(url, {"token": "CA2.1.99.mac"}, as_params)
+
+
+def relay_url_for(service, call_sid: str, attempt: int = 1, *, age_s: float = 0.0) -> str:
+    """A relay URL the service could have issued (for another call, or long ago)."""
+    from receptionist.telephony.relay_token import RelayTokens
+
+    tokens = RelayTokens(service.settings.twilio_auth_token, clock=lambda: time.time() - age_s)
+    return f"{service.settings.relay_url}?token={tokens.issue(call_sid, attempt)}"
+
+
+@pytest.mark.parametrize("case", ["forged token", "expired token", "no token"])
+def test_a_relay_url_without_a_valid_token_is_refused_at_the_upgrade(service, case):
+    service.create_account()
+    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    url = call.answer.connect.relay.url
+    if case == "forged token":
+        url = url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB")
+    elif case == "expired token":
+        url = relay_url_for(service, call.call_sid, age_s=3600)
+    else:
+        url = url.split("?", 1)[0]
+    with pytest.raises(InvalidStatus) as refusal:
+        refused(service, call, url=url)  # signed as Twilio would sign that URL
+    assert refusal.value.response.status_code == 403
+    assert stored_conversations(service) == [(None, None, None)]
+
+
+@pytest.mark.parametrize("case", ["unknown call", "another call's url", "other twilio account", "not a setup",
+                                  "caller differs", "number differs", "account closed", "call ended"])
 def test_setup_that_does_not_match_a_live_call_of_ours_is_refused(service, case):
     account = service.create_account()
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    other = service.player.start("+15550142999", BUSINESS_NUMBER)
+    options = {}
     twilio = caller(service, call)
     setup = twilio.setup_message()
     if case == "unknown call":
-        setup["callSid"] = "CA" + "f" * 32
+        unknown = "CA" + "f" * 32
+        options["url"] = relay_url_for(service, unknown)
+        setup["callSid"] = unknown
+    elif case == "another call's url":
+        options["document"] = other.answer  # a relay URL Twilio was given for the other call
     elif case == "other twilio account":
         setup["accountSid"] = "AC" + "e" * 32
     elif case == "not a setup":
         setup = {"type": "prompt", "voicePrompt": "hello", "last": True}
-    elif case == "numbers differ":
+    elif case == "caller differs":
         setup["from"] = "+15550000000"
+    elif case == "number differs":
+        setup["to"] = ""
     elif case == "account closed":
         with service.app.state.services.db.engine.begin() as conn:
             conn.exec_driver_sql(f"UPDATE accounts SET status = 'closed' WHERE id = '{account['id']}'")
     elif case == "call ended":
         service.player.end(call, duration_s=30)
-    code, reason = refused(service, call, setup=setup)
+    code, reason = refused(service, call, setup=setup, **options)
     assert code == 1008
-    assert reason == {"unknown call": "unknown call", "other twilio account": "the call belongs to another Twilio account",
-                      "not a setup": "expected a setup message first", "numbers differ": "setup does not match the call",
+    assert reason == {"unknown call": "unknown call", "another call's url": "the relay URL was issued for another call",
+                      "other twilio account": "the call belongs to another Twilio account",
+                      "not a setup": "expected a setup message first", "caller differs": "setup does not match the call",
+                      "number differs": "setup does not match the call",
                       "account closed": "the call's account is not active", "call ended": "the call has ended"}[case]
-    with service.app.state.services.db.engine.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT conversation, lead, handoff FROM calls").all()
-    assert stored == [(None, None, None)]
+    assert stored_conversations(service) == [(None, None, None)] * 2
+
+
+def test_one_live_relay_session_per_call(service):
+    service.create_account()
+    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    first = caller(service, call)
+    twin = caller(service, call)  # the same URL and signature: a captured upgrade, or a second socket
+
+    async def both():
+        async with first:
+            await first.say("Hi, my sink is blocked.")
+            await twin.connect()
+            assert await twin.closed() == (1008, "another relay session is live for this call")
+            assert (await first.say("It's Tom.")).text  # the first one carries on, unharmed
+        return await first.closed()
+
+    run(both())
+    conversation = eventually(lambda: service.call(call.call_sid)["conversation"], lambda c: len(c) == 5)
+    assert [t["text"] for t in conversation if t["speaker"] == "caller"] == ["Hi, my sink is blocked.", "It's Tom."]
+    # Once that session is over, its URL opens nothing: each relay URL connects once.
+    eventually(lambda: relay_holder(service, call), lambda holder: holder is None)
+    assert refused(service, call) == (1008, "this relay URL was already used")
+    assert len(service.call(call.call_sid)["conversation"]) == 5
 
 
 def test_an_unsigned_upgrade_is_refused_even_with_a_valid_setup(service):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 
 import pytest
 from rq import Queue
@@ -78,22 +79,61 @@ class TestVoiceTwiml:
     def test_disclosure_then_recording_then_relay(self, service):
         account = service.create_account()
         call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
-        root = ET.fromstring(call.twiml)
-        assert [child.tag for child in root] == ["Say", "Start", "Connect"]
-        say, start, connect = list(root)
+        answer = call.answer  # read as Twilio reads it (sandbox.twiml), its defaults filled in
+        assert answer.tags == ["Say", "Start", "Connect"]
+        say, start, connect = answer.verbs
         assert say.text == account["disclosure"]
-        recording = start.find("Recording")
-        assert recording is not None
-        assert recording.get("channels") == "dual"
-        assert recording.get("recordingStatusCallback") == "https://receptionist.example.com/twilio/recording"
-        assert connect.get("action") == "https://receptionist.example.com/twilio/relay/action"
-        relay = connect.find("ConversationRelay")
-        assert relay.get("url") == "wss://receptionist.example.com/twilio/relay"
-        assert "Acme Plumbing" in relay.get("welcomeGreeting")
+        recording = start.recording
+        assert recording.channels == "dual" and recording.track == "both"
+        assert recording.status_callback == "https://receptionist.example.com/twilio/recording"
+        assert recording.status_callback_events == {"completed", "absent"}
+        # Untrimmed: the recording starts when the call does, so it lines up with the live turns.
+        assert recording.trim == "do-not-trim"
+        assert connect.action == "https://receptionist.example.com/twilio/relay/action?attempt=1"
+        relay = connect.relay
+        # The call's own signed, expiring relay URL.
+        assert relay.url.startswith(f"wss://receptionist.example.com/twilio/relay?token={call.call_sid}.1.")
+        assert "Acme Plumbing" in relay.welcome_greeting
+        assert relay.dtmf_detection is True
+        assert (relay.interruptible, relay.welcome_greeting_interruptible) == ("any", "any")
+        assert relay.report_input_during_agent_speech == "none"
+        # One voice for the whole call: the <Say> and the relay speak with the same provider and voice.
+        assert say.voice == "Polly.Joanna-Neural"
+        assert (relay.tts_provider, relay.voice) == ("Amazon", "Joanna-Neural")
 
         detail = service.call(call.call_sid)
         assert detail["from"] == CALLER_NUMBER and detail["to"] == BUSINESS_NUMBER
         assert detail["retention_days"] == 90 and detail["training_opt_out"] is False
+
+    def test_each_call_gets_its_own_relay_url(self, service):
+        service.create_account()
+        first = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        second = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        urls = {first.answer.connect.relay.url, second.answer.connect.relay.url}
+        assert len(urls) == 2 and all(second.call_sid in u or first.call_sid in u for u in urls)
+
+    def test_hints_carry_the_business_vocabulary_capitalised_as_twilio_advises(self, service):
+        service.create_account(name="rivertown plumbing", business={
+            "services": ["water heater repair", "drain cleaning, rodding"],
+            "service_areas": ["springfield", "McAllen", "Springfield"], "staff": ["dana whitaker", "Bob"]})
+        relay = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER).answer.connect.relay
+        # Names first (business, staff, areas: proper nouns, capitalised), then the services as written;
+        # one comma-separated string, each phrase once.
+        assert relay.hints == ("Rivertown Plumbing", "Dana Whitaker", "Bob", "Springfield", "McAllen",
+                               "water heater repair", "drain cleaning rodding")
+
+    def test_an_accounts_voice_is_used_for_every_word(self, service):
+        account = service.create_account(voice="google:en-US-Neural2-F", transfer_number="+13125550177")
+        assert account["voice"] == "google:en-US-Neural2-F"
+        answer = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER).answer
+        assert answer.verbs[0].voice == "Google.en-US-Neural2-F"
+        assert (answer.connect.relay.tts_provider, answer.connect.relay.voice) == ("Google", "en-US-Neural2-F")
+        refused = service.http.patch(f"/api/accounts/{account['id']}", headers=service.admin(),
+                                     json={"voice": "elevenlabs:UgBBYS2sOqTuMpoF3BR0"})
+        assert refused.status_code == 422  # <Say> cannot speak an ElevenLabs voice: no second voice on a call
+        back = service.http.patch(f"/api/accounts/{account['id']}", headers=service.admin(), json={"voice": None})
+        assert back.status_code == 200 and back.json()["voice"] is None
+        assert service.player.start(CALLER_NUMBER, BUSINESS_NUMBER).answer.verbs[0].voice == "Polly.Joanna-Neural"
 
     def test_default_disclosure_names_the_business(self, service):
         service.create_account(disclosure=None)
@@ -105,6 +145,7 @@ class TestVoiceTwiml:
         call = service.player.start(CALLER_NUMBER, "+15559999999")
         root = ET.fromstring(call.twiml)
         assert [child.tag for child in root] == ["Say", "Hangup"]
+        assert call.answer.verbs[0].voice == "Polly.Joanna-Neural"
         assert "Recording" not in call.twiml and "ConversationRelay" not in call.twiml
         assert service.count("calls") == 0
 
@@ -125,6 +166,24 @@ class TestStatusAndRecordingCallbacks:
         assert detail["duration_s"] == 42
         assert detail["ended_at"] is not None and detail["ended_at"] >= detail["started_at"]
         assert detail["outcome"] == "answered"
+
+    def test_a_final_status_is_final(self, service, redis_conn):
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.hear(call.call_sid, [("caller", "Hi, I need a plumber.")])
+        ended = datetime(2026, 3, 3, 15, 0, 42, tzinfo=timezone.utc)
+        assert service.player.status(call, "completed", duration_s=42, at=ended).status_code == 200
+        first = service.call(call.call_sid)
+        assert first["ended_at"] == "2026-03-03T15:00:42Z" and first["duration_s"] == 42  # Twilio's Timestamp
+        # Callbacks arrive in any order and more than once: a late in-progress or ringing, a repeat.
+        for status, duration in (("in-progress", None), ("ringing", None), ("completed", 50)):
+            assert service.player.status(call, status, duration_s=duration, at=ended.replace(minute=5)).status_code == 200
+        detail = service.call(call.call_sid)
+        assert (detail["ended_at"], detail["duration_s"], detail["outcome"]) == ("2026-03-03T15:00:42Z", 42, "answered")
+        with service.app.state.services.db.engine.connect() as conn:
+            status = conn.exec_driver_sql(f"SELECT twilio_status FROM calls WHERE call_sid = '{call.call_sid}'").scalar()
+        assert status == "completed"
+        assert Queue(service.settings.queue_name, connection=redis_conn).count == 0
 
     def test_busy_call_is_missed(self, service):
         service.create_account()
@@ -166,6 +225,19 @@ class TestStatusAndRecordingCallbacks:
         service.player.end(call, duration_s=4)  # a duplicate status callback
         assert service.call(call.call_sid)["outcome"] == "missed"
         assert Queue(service.settings.queue_name, connection=redis_conn).job_ids == [f"call-ended-{call.call_sid}"]
+
+    def test_a_short_call_is_recorded_untrimmed_not_absent(self, service, redis_conn, tmp_path):
+        """With Twilio's default trim-silence a recording under a minute after trimming comes back
+        `absent`; the answer asks for do-not-trim, so a short call's recording arrives."""
+        from sandbox.speech import synthesize_call
+
+        service.create_account()
+        call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        audio = synthesize_call([("receptionist", "Acme Plumbing."), ("caller", "Wrong number, sorry.")],
+                                tmp_path / "short.wav", lead_in_s=2.0)
+        service.player.end(call, duration_s=round(audio.duration_s))
+        assert service.player.record(call, audio.path.read_bytes()) == "completed"
+        assert Queue(service.settings.queue_name, connection=redis_conn).job_ids[-1] == f"recording-{call.recording_sid}"
 
     def test_recording_for_unknown_call_is_404_json(self, service):
         service.create_account()

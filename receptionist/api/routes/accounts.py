@@ -36,7 +36,7 @@ def account_out(account: Account) -> AccountOut:
         transfer_number=account.transfer_number, alert_sms=list(account.alert_sms or []),
         alert_emails=list(account.alert_emails or []), retention_days=account.retention_days,
         training_opt_out=account.training_opt_out, missed_call_text_back=account.missed_call_text_back,
-        status=account.status, created_at=account.created_at,
+        voice=account.voice, status=account.status, created_at=account.created_at,
     )
 
 
