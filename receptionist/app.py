@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from receptionist import __version__, dashboard, telephony
 from receptionist.api.routes import accounts, calls, ops, privacy
 from receptionist.core.logs import install_log_scrubbing
+from receptionist.privacy.deployment import claim_deployment
 from receptionist.settings import Settings
 from receptionist.web.errors import install_error_handlers
 from receptionist.web.metrics import Metrics, MetricsMiddleware
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, services: AppServices | None = None,
                prepare: bool = True, freeze_heap: bool = False) -> FastAPI:
-    """Build the app. With `prepare`, start-up migrates the database and makes sure the bucket exists;
+    """Build the app. With `prepare`, start-up migrates the database, makes sure the bucket exists and
+    that the two are one deployment's (receptionist.privacy.deployment);
     with `freeze_heap` (the server process), start-up ends by freezing the heap (see below)."""
     settings = settings or Settings()
     settings.require("public_url")  # every webhook signature and the relay's URL are made from it
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
             svc.db.migrate()
             if svc.store.ensure_bucket():
                 log.info("created bucket %s with default encryption", svc.store.bucket)
+            claim_deployment(svc.db, svc.store)  # DeploymentMismatch: this database is not this bucket's
         if not settings.twilio_auth_token:
             log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
         if freeze_heap:

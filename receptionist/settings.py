@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RETENTION_TIERS: tuple[int, ...] = (7, 30, 60, 90, 180, 365, 730, 2555)
 DEFAULT_RETENTION_DAYS = 90
+LONGEST_RETENTION_DAYS = max(RETENTION_TIERS)
+# How many calls one retention sweep may erase (expired, erased leftovers, purged accounts' calls);
+# what is due beyond it is reported and left for the next run.
+DEFAULT_SWEEP_MAX_DELETES = 5000
 # A text-to-speech voice as "provider:voice". Only providers that can speak both the disclosure and
 # the conversation are offered, so the caller hears one voice for the whole call.
 TTS_PROVIDERS = ("amazon", "google")
@@ -112,6 +116,8 @@ class Settings(BaseSettings):
     # job itself is handed back to RQ for a later retry.
     step_retry_window_s: float = Field(300.0, validation_alias=_env("RECEPTIONIST_STEP_RETRY_WINDOW"))
     worker_lease_s: int = Field(30, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
+    # The most calls one retention sweep erases; the rest is reported and left for the next day's.
+    sweep_max_deletes: int = Field(DEFAULT_SWEEP_MAX_DELETES, ge=1, validation_alias=_env("RECEPTIONIST_SWEEP_MAX_DELETES"))
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables, to start another process with them (demo, tests)."""

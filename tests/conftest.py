@@ -17,6 +17,7 @@ from receptionist.core.db import Database
 from receptionist.core.queue import JobQueue
 from receptionist.postcall.pipeline import PipelineContext
 from receptionist.postcall.transcription import Transcriber
+from receptionist.privacy.deployment import claim_deployment
 from receptionist.settings import Settings
 from receptionist.wiring import build_pipeline_context
 from sandbox import LocalS3, LocalTwilioApi, SmtpCapture
@@ -153,5 +154,6 @@ def privacy(make_settings, pg_database, make_context, twilio_api, redis_conn):
     clean(pg_database)
     ctx = make_context(settings)
     ctx.store.ensure_bucket()
+    claim_deployment(ctx.db, ctx.store)  # as `serve` and `worker` do at start
     queue = JobQueue(redis_conn, settings.queue_name, settings.job_timeout_s)
     yield PrivacyWorld(settings, ctx.db, ctx.store, redis_conn, queue, ctx.twilio, twilio_api, ctx)

@@ -59,7 +59,8 @@ def retention_sweep(slot: str) -> dict | None:
     from receptionist.privacy import sweeper
 
     ctx = current()
-    report = sweeper.run_scheduled_sweep(ctx.db, ctx.store, ctx.twilio, _queue(get_current_job()), now=utcnow())
+    report = sweeper.run_scheduled_sweep(ctx.db, ctx.store, ctx.twilio, _queue(get_current_job()), now=utcnow(),
+                                         max_deletes=ctx.settings.sweep_max_deletes)
     return report.as_dict() if report else None
 
 

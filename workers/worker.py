@@ -31,6 +31,7 @@ from receptionist.postcall.pipeline import (
     record_call_failure,
     record_failure,
 )
+from receptionist.privacy.deployment import DeploymentMismatch, claim_deployment
 from receptionist.privacy.sweeper import ensure_daily_sweep
 from receptionist.settings import Settings
 from receptionist.wiring import build_pipeline_context
@@ -141,12 +142,19 @@ def run_worker(ctx: PipelineContext, redis: Redis, queue_name: str, *, burst: bo
 
 def serve_worker(settings: Settings, *, burst: bool = False) -> bool:
     """The worker process's composition root (`receptionist worker`): build the context once (the
-    Whisper model with it), prepare the database and bucket, keep the daily sweep scheduled, work."""
+    Whisper model with it), prepare the database and bucket, make sure they are one deployment's
+    (else an error is logged and the worker exits 2: no sweep, no erasure), keep the daily sweep
+    scheduled, work."""
     ctx = build_pipeline_context(settings)
     redis = Redis.from_url(settings.redis_url)
     try:
         ctx.db.migrate()
         ctx.store.ensure_bucket()
+        try:
+            claim_deployment(ctx.db, ctx.store)
+        except DeploymentMismatch as exc:
+            log.error("worker not started: %s", exc.message)
+            raise SystemExit(2) from None
         if not burst:  # the daily retention sweep (see receptionist.privacy.sweeper for why a self-scheduling job)
             ensure_daily_sweep(JobQueue(redis, settings.queue_name, settings.job_timeout_s), utcnow())
         return run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s)

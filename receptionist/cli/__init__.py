@@ -43,8 +43,10 @@ def serve(
 
     from receptionist.settings import Settings
 
-    Settings.load().require("public_url")  # before uvicorn: a misconfiguration is one clear line
+    settings = Settings.load()
+    settings.require("public_url")  # before uvicorn: a misconfiguration is one clear line
     _logging()
+    _claim_deployment(settings)  # so is a database that is not the bucket's (checked again by each process)
     uvicorn.run("receptionist.app:create_server_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info", access_log=False)
 
@@ -60,6 +62,20 @@ def worker(burst: bool = typer.Option(False, "--burst", help="Process what is qu
     # Recordings are downloaded with the Twilio credentials; alerts link to the call's page.
     settings.require("twilio_account_sid", "twilio_auth_token", "public_url")
     serve_worker(settings, burst=burst)
+
+
+def _claim_deployment(settings) -> None:
+    from receptionist.privacy.deployment import DeploymentMismatch, claim_deployment
+    from receptionist.wiring import command_services
+
+    with command_services(settings) as svc:
+        svc.db.migrate()
+        svc.store.ensure_bucket()
+        try:
+            claim_deployment(svc.db, svc.store)
+        except DeploymentMismatch as exc:
+            typer.secho(exc.message, fg="red", err=True)
+            raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

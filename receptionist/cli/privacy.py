@@ -16,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from receptionist.settings import LONGEST_RETENTION_DAYS
+
 infra_app = typer.Typer(help="The bucket's encryption, access, policy and lifecycle rules.", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention: the sweep and re-tagging of stored objects.", no_args_is_help=True)
 training_app = typer.Typer(help="Training data.", no_args_is_help=True)
@@ -68,25 +70,70 @@ def infra_apply(
 
 @retention_app.command("sweep")
 def retention_sweep(dry_run: bool = typer.Option(False, "--dry-run", help="List what is due; delete nothing.")):
-    """Delete what is past its retention now: expired calls, accounts closed 90 days ago, orphaned objects."""
+    """Delete what the database says is past its time: expired calls, accounts closed 90 days ago, the
+    leftovers of erased calls. Call folders the database does not know are reported, not deleted."""
     from receptionist.core.models import utcnow
+    from receptionist.privacy.deployment import DeploymentMismatch
     from receptionist.privacy.sweeper import sweep
     from receptionist.wiring import command_services
 
-    with command_services(_settings()) as svc:
+    settings = _settings()
+    with command_services(settings) as svc:
         svc.db.migrate()
         if svc.twilio is None:
             print("TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set: Twilio's copies of swept recordings "
                   "are left for the worker to delete", file=sys.stderr)
-        report = sweep(svc.db, svc.store, svc.twilio, now=utcnow(), queue=svc.queue, dry_run=dry_run)
+        try:
+            report = sweep(svc.db, svc.store, svc.twilio, now=utcnow(), queue=svc.queue, dry_run=dry_run,
+                           max_deletes=settings.sweep_max_deletes)
+        except DeploymentMismatch as exc:
+            _refuse(exc.message)
     typer.echo(report.describe())
     for label, items in (("expired calls", report.expired_calls), ("closed accounts", report.purged_accounts),
-                         ("orphaned call folders", report.orphaned_calls)):
+                         ("erased call folders", report.erased_leftovers),
+                         ("left for the next run", report.deferred_calls + report.deferred_accounts),
+                         ("unknown to the database, kept", report.orphaned_calls)):
         for item in items:
             typer.echo(f"  {label}: {item}")
     if report.twilio_pending:
         typer.secho(f"Twilio's copy not deleted yet (retried by the worker): {', '.join(report.twilio_pending)}",
                     fg="yellow", err=True)
+
+
+@retention_app.command("purge-orphans")
+def retention_purge_orphans(
+    older_than_days: int = typer.Option(..., "--older-than-days", help=(
+        f"Only folders whose every version is older than this; at least {LONGEST_RETENTION_DAYS} (the longest tier).")),
+    yes: bool = typer.Option(False, "--yes", help="Delete them (without it: list what would be deleted)."),
+):
+    """Permanently delete call folders that the database does not know (no call, no tombstone) and that
+    are older than the longest retention tier. Lists them unless confirmed with --yes."""
+    from receptionist.core.errors import Invalid
+    from receptionist.core.models import utcnow
+    from receptionist.privacy.deployment import DeploymentMismatch
+    from receptionist.privacy.sweeper import purge_orphans
+    from receptionist.wiring import command_services
+
+    settings = _settings()
+    with command_services(settings) as svc:
+        svc.db.migrate()
+        try:
+            result = purge_orphans(svc.db, svc.store, now=utcnow(), older_than_days=older_than_days, dry_run=not yes,
+                                   max_deletes=settings.sweep_max_deletes)
+        except (DeploymentMismatch, Invalid) as exc:
+            _refuse(exc.message)
+    for prefix in result.deleted:
+        typer.echo(f"  {'deleted' if yes else 'would delete'}: {prefix}")
+    typer.echo(result.describe())
+    if not yes and result.deleted:
+        typer.secho(f"nothing deleted: run again with --yes to delete these {len(result.deleted)} folder(s)",
+                    fg="yellow", err=True)
+        raise typer.Exit(1)
+
+
+def _refuse(message: str):
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(2)
 
 
 @retention_app.command("retag")

@@ -1,5 +1,6 @@
 """Database records: accounts and their phone numbers, users, calls, their recordings, alert
-deliveries, SMS consents, missed-call text-backs, the audit log and the tombstones of erased calls.
+deliveries, SMS consents, missed-call text-backs, the audit log, the tombstones of erased calls,
+and which deployment the database belongs to.
 
 Portable types only (JSON, not JSONB; strings for ids) so one schema runs on PostgreSQL and SQLite.
 """
@@ -12,6 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Integer,
@@ -251,3 +253,16 @@ class Tombstone(Base):
     erased_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(64))  # "request", "caller-erasure", "retention", "account-closed"
     removed: Mapped[dict] = mapped_column(JSON, default=dict)  # object keys, Twilio recording sids, db fields
+
+
+class Deployment(Base):
+    """The one row saying which deployment this database belongs to; the bucket carries the same id
+    in its marker object, and nothing is deleted unless the two agree (receptionist.privacy.deployment)."""
+
+    __tablename__ = "deployment"
+    __table_args__ = (CheckConstraint("slot = 1", name="ck_deployment_one_row"),)
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, default=1, autoincrement=False)  # always 1
+    deployment_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    marker_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None until the bucket has it

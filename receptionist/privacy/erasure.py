@@ -8,6 +8,9 @@ Order matters against a transcription job running at the same time: the database
 its objects (receptionist.postcall.pipeline): if the erasure committed before that check, the job deletes
 what it stored; if after, this erasure's listing comes later than the job's writes and deletes
 them. Either way nothing survives.
+
+Nothing is erased unless the database and the bucket are one deployment's
+(`privacy.deployment.require_deployment`): DeploymentMismatch, before any row or object is touched.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from receptionist.core.models import (
     utcnow,
 )
 from receptionist.core.ports import TelephonyApi
+from receptionist.privacy.deployment import require_deployment
 from receptionist.storage.objects import ObjectStore, ObjectVersion, call_prefix
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,7 @@ def erase_call(db: Database, store: ObjectStore, twilio: TelephonyApi | None, ca
     Erasing an erased call again re-runs the deletions (objects, Twilio) and reports
     `already_erased`. With `twilio` None, Twilio's copies are left pending (the caller queues
     `finish_erasure`)."""
+    require_deployment(db, store)
     with db.session() as session:
         call = find_call(session, call_sid)
         tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call_sid))
@@ -125,6 +130,7 @@ def finish_erasure(db: Database, store: ObjectStore, twilio: TelephonyApi | None
 def finish_erasure_of(db: Database, store: ObjectStore, twilio: TelephonyApi, call_sid: str) -> list[str]:
     """Re-run an erased call's deletions from its tombstone (the `finish_erasure` job); raises
     while Twilio still cannot delete, so the job is retried."""
+    require_deployment(db, store)
     with db.session() as session:
         tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call_sid))
         if tombstone is None:
@@ -142,6 +148,7 @@ def erase_caller(db: Database, store: ObjectStore, twilio: TelephonyApi | None, 
 
     The caller's STOP record (sms_consents) is kept: it is what stops this service from texting
     them again, which is itself the caller's request."""
+    require_deployment(db, store)
     with db.session() as session:
         call_sids = session.scalars(select(Call.call_sid).where(Call.account_id == account_id,
                                                                  Call.from_number == caller)

@@ -45,6 +45,9 @@ def account_prefix(account_id: str) -> str:
 
 
 ACCOUNTS_PREFIX = "accounts/"
+# Which deployment the bucket belongs to: one object outside `accounts/` (so no call's deletion can
+# reach it), encrypted like every object, untagged (no lifecycle rule expires it).
+DEPLOYMENT_MARKER_KEY = "deployment/marker.json"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,12 @@ class VersionPage:
     versions: list[ObjectVersion]
     # Where the next page starts (key marker, version-id marker), or None after the last page.
     next_marker: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class DeploymentMarker:
+    deployment_id: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,33 @@ class ObjectStore:
             seen += 1
             changed += self.set_tags(version, tags)
         return seen, changed
+
+    # -- the deployment marker -----------------------------------------------------------------
+    def read_deployment_marker(self) -> DeploymentMarker | None:
+        """The deployment the bucket says it belongs to; None when it carries no marker."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=DEPLOYMENT_MARKER_KEY)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        try:
+            document = json.loads(body)
+            return DeploymentMarker(str(document["deployment_id"]), datetime.fromisoformat(document["created_at"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"the deployment marker s3://{self.bucket}/{DEPLOYMENT_MARKER_KEY} is unreadable "
+                             f"({exc}); it is not this product's, or it was damaged") from None
+
+    def write_deployment_marker(self, marker: DeploymentMarker) -> None:
+        body = json.dumps({"deployment_id": marker.deployment_id, "created_at": marker.created_at.isoformat()},
+                          sort_keys=True).encode()
+        self.client.put_object(Bucket=self.bucket, Key=DEPLOYMENT_MARKER_KEY, Body=body,
+                               ContentType="application/json", Metadata={CONTENT_SHA256: hashlib.sha256(body).hexdigest()},
+                               **self.encryption.object_args())
+
+    def holds_call_objects(self) -> bool:
+        """Whether any version of any call's object is in the bucket (delete markers hold nothing)."""
+        return any(not version.is_delete_marker for version in self.iter_versions(ACCOUNTS_PREFIX))
 
     # -- listing ------------------------------------------------------------------------------
     def list_keys(self, prefix: str) -> list[str]:

@@ -1,5 +1,6 @@
 """The retention sweep with a moved clock: exactly what is due is deleted (every version, Twilio's
-copy, the rows), closed accounts after 90 days, orphans; the daily schedule."""
+copy, the rows), closed accounts after 90 days; unknown folders are only reported; the daily
+schedule. (What keeps it from deleting wrongly: tests/privacy/test_sweep_safety.py.)"""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def test_a_closed_account_is_kept_90_days_then_purged(privacy):
     assert privacy.call_row(kept) is not None and len(privacy.call_versions(other, kept)) == 2
 
 
-def test_orphaned_objects_are_deleted_and_dry_run_deletes_nothing(privacy):
+def test_unknown_call_folders_are_reported_not_deleted(privacy):
     account_id = privacy.account()
     live = privacy.call(account_id)
     orphan = "CA" + os.urandom(16).hex()
@@ -112,11 +113,10 @@ def test_orphaned_objects_are_deleted_and_dry_run_deletes_nothing(privacy):
 
     dry = sweeper.sweep(privacy.db, privacy.store, privacy.twilio, now=T0, dry_run=True)
     assert dry.orphaned_calls == [call_prefix(account_id, orphan)]
-    assert len(privacy.versions(call_prefix(account_id, orphan))) == 1
-
     report = sweeper.sweep(privacy.db, privacy.store, privacy.twilio, now=T0)
-    assert report.orphaned_calls == [call_prefix(account_id, orphan)]
-    assert privacy.versions(call_prefix(account_id, orphan)) == []
+    assert report.orphaned_calls == [call_prefix(account_id, orphan)] and report.objects_deleted == 0
+    assert "1 call folder(s) unknown to this database reported, not deleted" in report.describe()
+    assert len(privacy.versions(call_prefix(account_id, orphan))) == 1
     assert len(privacy.call_versions(account_id, live)) == 2
 
 
