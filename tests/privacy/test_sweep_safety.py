@@ -22,7 +22,7 @@ from receptionist.privacy.deployment import DeploymentMismatch, claim_deployment
 from receptionist.privacy.erasure import erase_call
 from receptionist.settings import LONGEST_RETENTION_DAYS, Settings
 from receptionist.storage.objects import ACCOUNTS_PREFIX, DEPLOYMENT_MARKER_KEY, call_prefix
-from tests.support.privacy import T0, PrivacyWorld
+from tests.support.privacy import CALLER, T0, PrivacyWorld
 from tests.support.service import clean
 
 
@@ -317,3 +317,21 @@ def _aged(call_folders, when: datetime):
 
     return aged
 
+
+
+def test_an_erasure_through_the_api_against_a_foreign_bucket_answers_503_and_erases_nothing(
+        service, make_context, twilio_api):
+    ctx = make_context(service.settings)
+    svc = service.app.state.services
+    world = PrivacyWorld(service.settings, ctx.db, ctx.store, svc.queue.redis, svc.queue, ctx.twilio, twilio_api, ctx)
+    account_id = world.account()
+    sid = world.call(account_id)
+    set_deployment_id(world, new_id())
+
+    response = service.http.delete(f"/api/calls/{sid}", headers=service.admin())
+    assert response.status_code == 503, response.text
+    assert "belongs to deployment" in response.json()["error"]["message"]
+    response = service.http.delete(f"/api/accounts/{account_id}/callers/{CALLER}", headers=service.admin())
+    assert response.status_code == 503, response.text
+    assert world.call_row(sid) is not None and world.tombstone(sid) is None
+    assert len(world.call_versions(account_id, sid)) == 2
