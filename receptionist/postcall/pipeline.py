@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -26,14 +28,14 @@ from receptionist.calls.records import (
 )
 from receptionist.core.db import Database
 from receptionist.core.models import Call, Recording, utcnow
-from receptionist.core.ports import TelephonyApi
+from receptionist.core.ports import RecordingTooLarge, TelephonyApi
 from receptionist.core.queue import JobQueue, QueueUnavailable
 from receptionist.core.retry import PermanentError, with_backoff
 from receptionist.core.templates import Templates
 from receptionist.notify.alerts import OwnerAlerts, fail_pending_deliveries
 from receptionist.notify.outbound import SmsFence
 from receptionist.notify.text_back import send_text_back
-from receptionist.postcall.audio import BadRecording, decode_recording
+from receptionist.postcall.audio import BadRecording, RecordingAudio, download_limit
 from receptionist.postcall.claims import Claim, claim_recording
 from receptionist.postcall.summary import Summarizer
 from receptionist.postcall.transcription import Transcriber, vocabulary_prompt
@@ -57,6 +59,12 @@ class UnusableRecording(PermanentError):
     """The recording itself cannot be processed (corrupt, empty, too large): retrying will not help."""
 
     kind = "unusable"
+
+
+class RecordingRefused(UnusableRecording):
+    """The recording's media is larger than its reported duration allows: refused, not read."""
+
+    kind = "too-large"
 
 
 @dataclass
@@ -120,56 +128,30 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
         already_transcribed = recording.transcript_key is not None and call.transcript is not None
         prompt = vocabulary_prompt(account.name, account.business)
         call_id, call_sid, recorded_at = call.id, call.call_sid, recording.created_at
+        duration_s = recording.duration_s
 
     if not already_transcribed:
-        started = time.perf_counter()
-        audio = ctx.twilio.download_recording(recording_sid, "wav")
-        times.add("download", started)
-
-        started = time.perf_counter()
-        try:
-            decoded = decode_recording(audio, "wav")
-        except BadRecording as exc:
-            raise UnusableRecording(str(exc)) from exc
-        times.add("decode", started)
-
-        started = time.perf_counter()
-        segments = [s.as_dict() for s in ctx.transcriber.transcribe_call(decoded, prompt)]
-        times.add("transcribe", started)
-
-        if _erased(ctx, call_sid):  # erased while we transcribed: store nothing for it
-            return "gone"
-        started = time.perf_counter()
-        document = transcript_document(call_sid, tags.account_id, segments, recorded_at)
-        for key, put in (
-            (audio_key, lambda: ctx.store.put(audio_key, audio, "audio/wav", tags)),
-            (text_key, lambda: ctx.store.put_json(text_key, document, tags)),
-        ):
-            with_backoff(put, what=f"store {key}", is_transient=storage_is_transient, window_s=ctx.settings.step_retry_window_s)
-        times.add("store", started)
-
-        with db.session() as session:
-            recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
-            call = session.get(Call, call_id) if recording is not None else None
-            if call is None or is_erased(session, call_sid):
-                erased = True
-            else:
-                erased = False
-                recording.audio_key, recording.transcript_key = audio_key, text_key
-                if recording.duration_s is None:
-                    recording.duration_s = round(decoded.duration_s)
-                call.transcript = segments
-                call.expires_at = call.started_at + timedelta(days=call.retention_days)
-                current_tags = call_tags(call)
-        if erased:
-            # Erased while we stored: the erasure may have listed the call's objects before our
-            # writes landed, so what we wrote is ours to delete.
-            ctx.store.delete_prefix(call_prefix(tags.account_id, call_sid))
-            return "gone"
-        if current_tags != tags:
-            # Retention or training flag changed while we transcribed; its re-tag job may have
-            # run before these objects existed.
-            ctx.store.retag_prefix(call_prefix(tags.account_id, call_sid), current_tags)
+        with tempfile.TemporaryDirectory(prefix="receptionist-recording-") as workdir:
+            audio_path = Path(workdir) / "recording.wav"
+            started = time.perf_counter()
+            try:
+                ctx.twilio.download_recording_to(recording_sid, audio_path, download_limit(duration_s), "wav")
+            except RecordingTooLarge as exc:
+                raise RecordingRefused(str(exc)) from exc
+            times.add("download", started)
+            try:
+                audio = RecordingAudio(audio_path)
+                segments = [s.as_dict() for s in ctx.transcriber.transcribe_call(
+                    _timed(audio.windows(), times, "decode"), prompt)]
+            except BadRecording as exc:
+                raise UnusableRecording(str(exc)) from exc
+            times.seconds["transcribe"] = time.perf_counter() - started - sum(
+                times.seconds.get(stage, 0.0) for stage in ("download", "decode"))
+            decoded_s = audio.decoded_s
+            result = _store_transcribed(ctx, recording_sid, call_id, call_sid, recorded_at, tags, audio_key,
+                                        audio_path, text_key, segments, decoded_s, times)
+        if result is not None:
+            return result
 
     started = time.perf_counter()
     summarize_call(ctx, call_id, refresh=not already_transcribed)
@@ -192,6 +174,61 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
     log.info("recording %s of call %s processed: %s", recording_sid, call_sid,
              {k: round(v, 3) for k, v in times.seconds.items()})
     return "done"
+
+
+def _store_transcribed(ctx: PipelineContext, recording_sid: str, call_id: int, call_sid: str, recorded_at,
+                       tags: ObjectTags, audio_key: str, audio_path: Path, text_key: str, segments: list[dict],
+                       decoded_s: float, times: StageTimes) -> str | None:
+    """Store the audio and transcript encrypted and tagged, and record them on the call; "gone"
+    when the call was erased meanwhile (nothing of it is left stored), else None."""
+    if _erased(ctx, call_sid):  # erased while we transcribed: store nothing for it
+        return "gone"
+    started = time.perf_counter()
+    document = transcript_document(call_sid, tags.account_id, segments, recorded_at)
+    for key, put in (
+        (audio_key, lambda: ctx.store.put_file(audio_key, audio_path, "audio/wav", tags)),
+        (text_key, lambda: ctx.store.put_json(text_key, document, tags)),
+    ):
+        with_backoff(put, what=f"store {key}", is_transient=storage_is_transient, window_s=ctx.settings.step_retry_window_s)
+    times.add("store", started)
+
+    with ctx.db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+        call = session.get(Call, call_id) if recording is not None else None
+        if call is None or is_erased(session, call_sid):
+            erased = True
+        else:
+            erased = False
+            recording.audio_key, recording.transcript_key = audio_key, text_key
+            if recording.duration_s is None:
+                recording.duration_s = round(decoded_s)
+            call.transcript = segments
+            call.expires_at = call.started_at + timedelta(days=call.retention_days)
+            current_tags = call_tags(call)
+    if erased:
+        # Erased while we stored: the erasure may have listed the call's objects before our
+        # writes landed, so what we wrote is ours to delete.
+        ctx.store.delete_prefix(call_prefix(tags.account_id, call_sid))
+        return "gone"
+    if current_tags != tags:
+        # Retention or training flag changed while we transcribed; its re-tag job may have
+        # run before these objects existed.
+        ctx.store.retag_prefix(call_prefix(tags.account_id, call_sid), current_tags)
+    return None
+
+
+def _timed(windows, times: StageTimes, stage: str):
+    """The windows as they come, the time spent producing them counted as `stage`."""
+    iterator = iter(windows)
+    while True:
+        started = time.perf_counter()
+        try:
+            window = next(iterator)
+        except StopIteration:
+            times.add(stage, started)
+            return
+        times.add(stage, started)
+        yield window
 
 
 def summarize_call(ctx: PipelineContext, call_id: int, *, refresh: bool = True) -> None:

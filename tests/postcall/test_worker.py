@@ -53,9 +53,9 @@ def crash_after(obj, name: str, calls: int = 1):
 
 
 CRASH_POINTS = {
-    "after download": lambda ctx: crash_after(ctx.twilio, "download_recording"),
-    "after audio stored": lambda ctx: crash_after(ctx.store, "put", calls=1),
-    "after transcript stored": lambda ctx: crash_after(ctx.store, "put", calls=2),
+    "after download": lambda ctx: crash_after(ctx.twilio, "download_recording_to"),
+    "after audio stored": lambda ctx: crash_after(ctx.store, "put_file"),
+    "after transcript stored": lambda ctx: crash_after(ctx.store, "put_json"),
     "after alerts sent": lambda ctx: crash_after(ctx.alerts, "send_for"),
 }
 
