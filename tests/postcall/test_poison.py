@@ -115,3 +115,47 @@ def test_a_download_larger_than_its_duration_allows_is_refused(poison_world, twi
     assert given_up_metric(service, "too-large") == 1.0
     emails = smtp.wait_for(2)
     assert sorted("could not be transcribed" in m.text() for m in emails) == [False, True]
+
+
+@pytest.mark.slow
+def test_real_workers_killed_by_a_recording_give_it_up_and_go_on(make_settings, pg_database, twilio_api, smtp,
+                                                                 call_audio, tmp_path):
+    """The same with real worker processes, each SIGKILLed while it holds the recording."""
+    import os
+    import signal
+
+    from tests.postcall.test_worker import start_worker, wait_for
+
+    settings = make_settings(pg_database, max_recording_attempts=2)
+    served = serve(settings, twilio_api)
+    service = next(served)
+    workers = []
+    try:
+        service.create_account()
+        poison = play_call(service, twilio_api, call_audio.path.read_bytes())
+        db = service.app.state.services.db
+
+        def attempts_processing():
+            with db.session() as session:
+                row = session.scalar(select(Recording).where(Recording.recording_sid == poison.recording_sid))
+                return row.attempts if row.status == "processing" else 0
+
+        for n in (1, 2):  # each worker claims it (recovered from the dead one's lapsed lease) and is killed
+            worker = start_worker(settings, tmp_path / f"worker{n}.log")
+            workers.append(worker)
+            wait_for(lambda: attempts_processing() == n, timeout=120, interval=0.01)
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+        good = play_call(service, twilio_api, call_audio.path.read_bytes())
+        workers.append(start_worker(settings, tmp_path / "worker3.log"))
+        wait_for(lambda: service.call(good.call_sid)["processing_status"] == "done", timeout=120)
+        detail = service.call(poison.call_sid)
+        assert detail["processing_status"] == "failed" and "gave up after 2 attempts" in detail["processing_error"]
+        emails = smtp.wait_for(2, timeout=30)
+        assert sorted("could not be transcribed" in m.text() for m in emails) == [False, True]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=20)
+        served.close()
