@@ -1,12 +1,15 @@
 """The floor for `POST /twilio/voice`: a bare FastAPI endpoint that validates the Twilio signature,
-inserts one row (SQLite) and returns the same TwiML our service returns. Served by bench/webhook.py."""
+inserts one row into the same PostgreSQL database the service uses (its own table, one autocommit
+connection per worker thread, as the service's hot path does) and returns the same TwiML our service
+returns. Served by bench/webhook.py."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 
+import anyio.to_thread
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
@@ -14,19 +17,18 @@ from twilio.request_validator import RequestValidator
 PUBLIC_URL = os.environ["BARE_PUBLIC_URL"]
 validator = RequestValidator(os.environ["BARE_AUTH_TOKEN"])
 TWIML = os.environ["BARE_TWIML"]
-db_path = os.environ["BARE_DB"]
+database_url = os.environ["BARE_DATABASE_URL"]
 local = threading.local()
 
 app = FastAPI()
 
 
-def connection() -> sqlite3.Connection:
+def insert(call_sid: str, from_number: str, to_number: str) -> None:
     conn = getattr(local, "conn", None)
     if conn is None:
-        conn = local.conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS calls (call_sid TEXT PRIMARY KEY, from_number TEXT, to_number TEXT)")
-    return conn
+        conn = local.conn = psycopg.connect(database_url, autocommit=True)
+        conn.execute("CREATE TABLE IF NOT EXISTS bare_calls (call_sid TEXT PRIMARY KEY, from_number TEXT, to_number TEXT)")
+    conn.execute("INSERT INTO bare_calls VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (call_sid, from_number, to_number))
 
 
 @app.post("/twilio/voice")
@@ -35,5 +37,5 @@ async def voice(request: Request):
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     if not validator.validate(PUBLIC_URL + "/twilio/voice", params, request.headers.get("x-twilio-signature", "")):
         return Response(status_code=403)
-    connection().execute("INSERT OR IGNORE INTO calls VALUES (?, ?, ?)", (params["CallSid"], params["From"], params["To"]))
+    await anyio.to_thread.run_sync(insert, params["CallSid"], params["From"], params["To"])
     return Response(content=TWIML, media_type="application/xml")

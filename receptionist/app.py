@@ -14,8 +14,11 @@ from receptionist.api.routes import accounts, calls, ops, privacy
 from receptionist.core.logs import install_log_scrubbing
 from receptionist.privacy.deployment import claim_deployment
 from receptionist.settings import Settings
+from receptionist.web.body_limits import BodyLimits
 from receptionist.web.errors import install_error_handlers
+from receptionist.web.lanes import Lanes, thread_tokens
 from receptionist.web.metrics import Metrics, MetricsMiddleware
+from receptionist.web.readiness import Readiness
 from receptionist.web.services import AppServices
 from receptionist.wiring import build_app_services
 
@@ -33,9 +36,10 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Sync routes run in AnyIO's thread pool (40 threads by default); more threads than database
-        # connections would only queue on the pool, or churn overflow connections.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.db.pool_size
+        # Sync routes run on AnyIO's worker threads, one token each: the lanes' threads (web.lanes), each
+        # lane as many as its database connections (more would only queue on a pool, or churn overflow).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(
+            settings.db_pool_size, settings.api_threads, settings.export_threads)
         if prepare:
             svc.db.migrate()
             if svc.store.ensure_bucket():
@@ -54,11 +58,17 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
         yield
         # The LLM client's connections belong to the event loop that served the calls: close them on it.
         await svc.llm.aclose()
+        app.state.readiness.close()
         svc.close()
 
     app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)
     app.state.services = svc
     app.state.metrics = Metrics(svc)
+    app.state.readiness = Readiness(ops.probes(svc))
+    # Outermost last: metrics see every answer; bodies are refused before anything reads them, or waits.
+    app.add_middleware(Lanes, api_threads=settings.api_threads, heavy_threads=settings.export_threads,
+                       heavy_routes=privacy.router.routes)  # exports and erasures: their own lane
+    app.add_middleware(BodyLimits, twilio_max=settings.twilio_max_body, api_max=settings.api_max_body)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     telephony.install(app, settings)

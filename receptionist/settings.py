@@ -47,8 +47,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = Field("sqlite:///receptionist.db", validation_alias=_env("RECEPTIONIST_DATABASE_URL"))
-    # Connections per process; the web app runs at most this many sync route handlers at once.
-    db_pool_size: int = Field(20, validation_alias=_env("RECEPTIONIST_DB_POOL_SIZE"))
+    # The web process's lanes (receptionist.web.lanes), each with its threads and database connections:
+    # the Twilio edge's (webhooks and relay), the API's and dashboard's, and the exports' and erasures'.
+    # Nothing in the last two can take the first one's threads or connections.
+    db_pool_size: int = Field(20, gt=0, validation_alias=_env("RECEPTIONIST_DB_POOL_SIZE"))
+    api_threads: int = Field(8, gt=0, validation_alias=_env("RECEPTIONIST_API_THREADS"))
+    export_threads: int = Field(2, gt=0, validation_alias=_env("RECEPTIONIST_EXPORT_THREADS"))
+    # Request bodies are refused beyond these sizes (bytes) before they are read, by Content-Length
+    # and as they stream: Twilio's webhooks post short forms; the API's JSON and dashboard forms get more.
+    twilio_max_body: int = Field(64 * 1024, gt=0, validation_alias=_env("RECEPTIONIST_TWILIO_MAX_BODY"))
+    api_max_body: int = Field(1024 * 1024, gt=0, validation_alias=_env("RECEPTIONIST_API_MAX_BODY"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("RECEPTIONIST_REDIS_URL"))
 
     s3_bucket: str = Field("receptionist-calls", validation_alias=_env("RECEPTIONIST_S3_BUCKET"))

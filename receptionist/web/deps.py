@@ -17,5 +17,6 @@ async def services(request: Request) -> AppServices:
 
 
 def session(svc: AppServices = Depends(services)) -> Iterator[Session]:
-    with svc.db.session() as s:
+    """A session on the API's and dashboard's own connections (the Twilio edge uses `svc.db` directly)."""
+    with svc.api_db.session() as s:
         yield s

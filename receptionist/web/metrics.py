@@ -21,7 +21,7 @@ class DatabaseCollector:
         self.services = services
 
     def collect(self):
-        db, queue = self.services.db, self.services.queue.queue
+        db, queue = self.services.api_db, self.services.queue.queue
         with db.session() as session:
             calls = GaugeMetricFamily("receptionist_calls", "Calls recorded, by outcome", labels=["outcome"])
             for outcome, count in session.execute(select(Call.outcome, func.count()).group_by(Call.outcome)):

@@ -23,7 +23,7 @@ from receptionist.storage.objects import ObjectStore
 @dataclass
 class AppServices:
     settings: Settings
-    db: Database
+    db: Database  # the Twilio edge's connections (webhooks, relay, call routing)
     queue: JobQueue
     store: ObjectStore
     twilio: TelephonyApi  # the one REST client of the process (erasure deletes Twilio's copy)
@@ -34,4 +34,11 @@ class AppServices:
     llm: LlmClients  # the relay's model comes from here; unconfigured means the offline receptionist
     account_rules: AccountRules  # the outbound fence and the Twilio account's numbers, for account changes
     close: Callable[[], None]  # closes everything above that holds a connection (set by whoever built it)
+    # The API's, the dashboard's, the exports' and the probes' own connections (receptionist.web.lanes):
+    # however many of those wait, the Twilio edge's pool is untouched. Defaults to `db` (tests, one-pool apps).
+    api_db: Database | None = None
     clock: Callable[[], datetime] = field(default=utcnow)  # aware "now"; tests move it outside business hours
+
+    def __post_init__(self) -> None:
+        if self.api_db is None:
+            self.api_db = self.db

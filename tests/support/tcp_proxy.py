@@ -1,7 +1,8 @@
 """A TCP forwarder that can be switched off and on: a real outage of a real server, for retry tests.
 
 While closed, connections are refused at the TCP level, exactly what a client sees when the server
-is down; existing connections are cut.
+is down; existing connections are cut. While stalled, connections are accepted and never answered
+(a server that hangs: the worst outage, since the client waits for its own timeout).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class OutageProxy:
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._stalled = False
 
     @property
     def address(self) -> str:
@@ -36,6 +38,18 @@ class OutageProxy:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+        self._cut()
+
+    def stall(self) -> None:
+        """Accept connections and answer nothing on them (the open ones are cut, so pooled ones reconnect)."""
+        self._stalled = True
+        self._cut()
+
+    def resume(self) -> None:
+        self._stalled = False
+        self._cut()  # the stalled connections fail now, instead of waiting for their timeouts
+
+    def _cut(self) -> None:
         with self._lock:
             for conn in self._connections:
                 try:
@@ -51,6 +65,10 @@ class OutageProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self._stalled:
+                with self._lock:
+                    self._connections.append(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

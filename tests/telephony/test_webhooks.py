@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 import pytest
 from rq import Queue
@@ -56,8 +57,8 @@ class TestSignatures:
 
     def test_json_body_is_refused(self, service):
         response = service.http.post(VOICE, json=voice_params(service))
-        assert response.status_code == 403
-        assert "error" in response.json()
+        assert response.status_code == 415
+        assert response.json()["error"]["code"] == "unsupported_media_type"
 
     def test_signed_but_malformed_webhook_is_a_json_400(self, service):
         service.create_account()
@@ -73,6 +74,82 @@ class TestSignatures:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/xml")
         assert service.count("calls") == 1
+
+
+def signed_body(service, params: dict[str, str]) -> tuple[dict[str, str], bytes]:
+    headers = {"X-Twilio-Signature": service.player.signatures.sign(VOICE, params),
+               "Content-Type": "application/x-www-form-urlencoded"}
+    return headers, urlencode(params).encode()
+
+
+class TestBodiesLimitedBeforeRead:
+    """Twilio posts short urlencoded forms: anything else is refused before a byte of it is read."""
+
+    def test_a_signed_form_over_the_limit_is_413_and_nothing_written(self, service):
+        service.create_account()
+        padded = voice_params(service) | {"Padding": "x" * service.settings.twilio_max_body}
+        headers, body = signed_body(service, padded)  # a valid signature: the size alone refuses it
+        response = service.http.post(VOICE, content=body, headers=headers)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+        assert str(service.settings.twilio_max_body) in response.json()["error"]["message"]
+        assert service.count("calls") == 0
+
+    def test_a_streamed_body_without_length_is_cut_at_the_limit(self, service):
+        service.create_account()
+        padded = voice_params(service) | {"Padding": "x" * (4 * service.settings.twilio_max_body)}
+        headers, body = signed_body(service, padded)
+        sent = []
+
+        def chunks():  # no Content-Length: httpx sends it chunked
+            for start in range(0, len(body), 8192):
+                sent.append(start)
+                yield body[start:start + 8192]
+
+        response = service.http.post(VOICE, content=chunks(), headers=headers)
+        assert "content-length" not in response.request.headers
+        assert response.request.headers["transfer-encoding"] == "chunked"
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+        assert service.count("calls") == 0
+
+    def test_a_streamed_body_within_the_limit_is_served(self, service):
+        service.create_account()
+        headers, body = signed_body(service, voice_params(service))
+        response = service.http.post(VOICE, content=iter([body[:10], body[10:]]), headers=headers)
+        assert response.status_code == 200, response.text
+        assert service.count("calls") == 1
+
+    @pytest.mark.parametrize("signed", [False, True])
+    def test_multipart_is_415_unread(self, service, signed):
+        """Twilio never sends multipart: refused by its content type, signed or not, before parsing."""
+        service.create_account()
+        headers = {"X-Twilio-Signature": "c2lnbmVk"} if signed else {}
+        response = service.http.post(VOICE, data=voice_params(service), files={"f": ("a.bin", b"\0" * 50_000)},
+                                     headers=headers)
+        assert response.request.headers["content-type"].startswith("multipart/form-data")
+        assert response.status_code == 415
+        assert response.json()["error"]["code"] == "unsupported_media_type"
+        assert service.count("calls") == 0
+
+    def test_a_missing_content_type_is_415(self, service):
+        headers, body = signed_body(service, voice_params(service))
+        del headers["Content-Type"]
+        response = service.http.post(VOICE, content=body, headers=headers)
+        assert response.status_code == 415
+        assert service.count("calls") == 0
+
+    def test_the_limit_is_a_setting(self, make_settings, database_url, twilio_api):
+        from tests.support.service import serve
+
+        settings = make_settings(database_url, twilio_max_body=100)
+        for small in serve(settings, twilio_api):
+            small.create_account()
+            headers, body = signed_body(small, voice_params(small))
+            assert len(body) > 100
+            response = small.http.post(VOICE, content=body, headers=headers)
+            assert response.status_code == 413
+            assert small.count("calls") == 0
 
 
 class TestVoiceTwiml:

@@ -19,14 +19,14 @@ from receptionist.accounts.schemas import (
     TokenRotate,
     UserCreate,
 )
-from receptionist.api.deps import principal
+from receptionist.api.deps import TokenFirst, principal
 from receptionist.api.routes.calls import call_list_item
 from receptionist.api.schemas import AccountOut, CallPage, UserInfo, UserOut
 from receptionist.core.models import Account, Call, User
 from receptionist.web.deps import services, session
 from receptionist.web.errors import ApiError
 
-router = APIRouter(prefix="/api/accounts", tags=["accounts"])
+router = APIRouter(prefix="/api/accounts", tags=["accounts"], route_class=TokenFirst)
 
 
 def account_out(account: Account) -> AccountOut:

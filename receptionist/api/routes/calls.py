@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from receptionist.accounts.access import load_call
 from receptionist.accounts.auth import Principal
-from receptionist.api.deps import principal
+from receptionist.api.deps import TokenFirst, principal
 from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
 from receptionist.core import audit
 from receptionist.core.models import Call, Recording
@@ -18,7 +18,7 @@ from receptionist.storage.objects import PRESIGNED_TTL_S
 from receptionist.web.deps import services, session
 from receptionist.web.errors import ApiError
 
-router = APIRouter(prefix="/api/calls", tags=["calls"])
+router = APIRouter(prefix="/api/calls", tags=["calls"], route_class=TokenFirst)
 
 
 

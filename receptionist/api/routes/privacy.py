@@ -3,6 +3,10 @@
 An account's owner or an admin may do these (a member may not: these are not reads of one call);
 another account's calls answer 404. Erasure answers 200 when everything is gone, 202 when Twilio
 could not delete its copy yet (a worker job keeps trying; ours is already gone).
+
+These are the slow requests (every object of a caller or an account): they run in their own lane
+(`receptionist.web.lanes`, `RECEPTIONIST_EXPORT_THREADS` at once, on the API's connections), so they
+can neither delay the Twilio webhooks nor fill the API's threads.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from receptionist.accounts import auth
 from receptionist.accounts.auth import Principal
-from receptionist.api.deps import principal
+from receptionist.api.deps import TokenFirst, principal
 from receptionist.calls.records import find_call
 from receptionist.core.models import Account, Tombstone, utcnow
 from receptionist.core.phone import is_e164
@@ -28,7 +32,7 @@ from receptionist.web.deps import services, session
 from receptionist.web.errors import ApiError
 from receptionist.web.services import AppServices
 
-router = APIRouter(tags=["privacy"])
+router = APIRouter(tags=["privacy"], route_class=TokenFirst)
 
 SPOOL_IN_MEMORY = 32 * 1024 * 1024
 
@@ -67,7 +71,7 @@ def delete_call(call_sid: str, response: Response, db: Session = Depends(session
                   or db.scalar(select(Tombstone.account_id).where(Tombstone.call_sid == call_sid)))
     auth.check_account(who, account_id, write=True, what="call")
     db.commit()  # the erasure writes through its own sessions; hold no transaction open meanwhile
-    result = erase_call(svc.db, svc.store, twilio, call_sid, actor=who.actor, reason="request")
+    result = erase_call(svc.api_db, svc.store, twilio, call_sid, actor=who.actor, reason="request")
     if result is None:
         raise ApiError(404, "no such call")
     _finish([result], svc, response)
@@ -83,7 +87,7 @@ def delete_caller(account_id: str, e164: str, response: Response, db: Session = 
     auth.check_account(who, account.id if account else None, write=True)
     caller = caller_number(e164)
     db.commit()
-    results = erase_caller(svc.db, svc.store, twilio, account_id, caller, actor=who.actor)
+    results = erase_caller(svc.api_db, svc.store, twilio, account_id, caller, actor=who.actor)
     _finish(results, svc, response)
     return {"account_id": account_id, "caller": caller, "calls": [r.as_dict() for r in results]}
 
@@ -102,7 +106,7 @@ def export_account(account_id: str,
     db.commit()
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     try:
-        write_export(svc.db, svc.store, account_id, spool, caller=caller, actor=who.actor)
+        write_export(svc.api_db, svc.store, account_id, spool, caller=caller, actor=who.actor)
     except BaseException:
         spool.close()
         raise
