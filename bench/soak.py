@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import secrets
 import signal
 import sys
@@ -94,6 +95,10 @@ RECORDING_TURNS = [
 SPEECH_CHARS_PER_S = 400.0  # the receptionist's words play faster than speech
 RESTART_SEC = 2.0  # RestartSec= of infra/deploy/receptionist-worker@.service
 READY_LINE = "Listening on"  # what RQ logs once a worker waits on its queue
+# What RQ 3 logs as a worker takes a job ("<queue>: <description> (<job id>)") and as it is done with it.
+JOB_STARTED = re.compile(r"rq\.worker: Worker \w+: \w+: (?!Job OK).* \((?P<job>[\w-]+)\)$", re.MULTILINE)
+# The jobs a call makes (core.queue's ids); the daily sweep the workers schedule is not one of them.
+CALL_JOBS = ("recording-", "alert-", "call-ended-")
 
 
 def now() -> float:
@@ -114,6 +119,8 @@ class Options:
     concurrency: int = 4
     baseline_calls: int = 10
     drain: float = 600.0  # the longest wait for the queue to drain after the last call
+    quiet: float = 60.0  # the drain also ends once nothing was queued, running or retrying for this long
+    lease_s: int | None = None  # RECEPTIONIST_WORKER_LEASE for the workers (None: the product's default)
     seed: int = 7
     progress: bool = True
 
@@ -180,6 +187,7 @@ class Report:
     chaos_p99_s: float = float("nan")
     drained_in_s: float = float("nan")
     wall_s: float = 0.0
+    lease_s: int = 0
 
     def lines(self) -> list[str]:
         ratio50 = self.chaos_p50_s / self.calm_p50_s if self.calm_p50_s else float("nan")
@@ -195,7 +203,8 @@ class Report:
             f"duplicates                   {self.duplicates}",
             f"lost                         {self.lost}",
             "longest recovery after kill  " + (f"{self.longest_recovery_s:.1f} s" if self.longest_recovery_s is not None
-                                               else "n/a") + f" (unrecovered {self.unrecovered_kills}; target <= 20 s)",
+                                               else "n/a") + f" (unrecovered {self.unrecovered_kills}; worker lease "
+                                                             f"{self.lease_s} s; target <= 20 s)",
             f"callback -> email, calm      p50 {self.calm_p50_s:.2f} s  p99 {self.calm_p99_s:.2f} s (baseline)",
             f"callback -> email, chaos     p50 {self.chaos_p50_s:.2f} s  p99 {self.chaos_p99_s:.2f} s "
             f"(x{ratio50:.1f} / x{ratio99:.1f} the baseline)",
@@ -236,6 +245,21 @@ class WorkerSlot:
             return self.process is not None and self.process.running and READY_LINE in self.log_path.read_text()
         except OSError:
             return False
+
+    def current_job(self) -> str | None:
+        """The job this worker is running, from its log: RQ logs a job's start and its end. (Its
+        Redis registry is not enough: a Redis restarted empty forgets the worker and its job.)"""
+        try:
+            log = self.log_path.read_text(errors="replace")
+        except OSError:
+            return None
+        starts = list(JOB_STARTED.finditer(log))
+        if not starts:
+            return None
+        job_id = starts[-1]["job"]
+        rest = log[starts[-1].end():]
+        # "Job OK (<id>)" once it succeeded, "[Job <id>]: exception raised …" once it failed.
+        return None if f"Job OK ({job_id})" in rest or f"[Job {job_id}]" in rest else job_id
 
     def kill(self) -> int | None:
         pid = self.process.pid if self.process else None
@@ -305,6 +329,8 @@ class Soak:
             twilio_api_url=self.twilio.base_url, public_url=f"http://127.0.0.1:{port}", allow_plain_http=True,
             smtp_url=self.smtp.url, alert_from_number=ALERTS_FROM, sms_daily_cap=2 * total + 10,
             admin_token=secrets.token_hex(16), session_secret=secrets.token_hex(32),
+            whisper_threads=1,  # one core per worker process: N workers on N cores do not fight over them
+            **({"worker_lease_s": self.o.lease_s} if self.o.lease_s else {}),
         )
         self.db = Database(self.settings.database_url, pool_size=2)
         stack.callback(self.db.dispose)
@@ -359,7 +385,8 @@ class Soak:
             self.faults.append(f"{name} FAILED ({type(exc).__name__}: {exc})")
 
     def _fault_kill(self) -> None:
-        busy = self._busy_workers()
+        busy = self._busy_workers() | {slot.process.pid: job for slot in self.slots
+                                       if slot.process is not None and (job := slot.current_job())}
         live = [i for i, slot in enumerate(self.slots) if slot.process is not None and slot.process.running]
         if not live:
             return
@@ -382,9 +409,23 @@ class Soak:
             return {}
 
     def _fault_redis(self) -> None:
+        # The restart that costs something comes while jobs wait: wait (a little) for one to be queued.
+        deadline = time.monotonic() + min(15.0, 0.2 * self.o.seconds)
+        while (waiting := self._queued()) == (0, 0) and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.1)
         self.redis.stop()
         self.redis.start()  # same port, empty: no persistence
-        self.faults.append("redis restarted empty")
+        self.faults.append(f"redis restarted empty ({waiting[0]} job(s) queued, {waiting[1]} running)")
+
+    def _queued(self) -> tuple[int, int]:
+        from rq import Queue
+
+        try:
+            with Redis.from_url(self.settings.redis_url, socket_timeout=2) as conn:
+                queue = Queue(self.settings.queue_name, connection=conn)
+                return len(queue), len(queue.started_job_registry)
+        except Exception:
+            return 0, 0
 
     def _fault_s3(self) -> None:
         self.s3.stop()
@@ -527,13 +568,15 @@ class Soak:
         return missing
 
     def _pending_jobs(self) -> int:
+        """Call jobs queued, running or waiting for a retry (-1 when Redis does not answer)."""
         from rq import Queue
 
         try:
             with Redis.from_url(self.settings.redis_url, socket_timeout=2) as conn:
                 queue = Queue(self.settings.queue_name, connection=conn)
-                return (len(queue) + len(queue.started_job_registry) + len(queue.scheduled_job_registry)
-                        + len(queue.deferred_job_registry))
+                ids = queue.job_ids + [j for registry in (queue.started_job_registry, queue.scheduled_job_registry,
+                                                          queue.deferred_job_registry) for j in registry.get_job_ids()]
+                return sum(1 for job_id in ids if job_id.startswith(CALL_JOBS))
         except Exception:
             return -1
 
@@ -546,10 +589,10 @@ class Soak:
             versions, rows, emails, texts = self._versions(), self._rows(), self._email_times(), self._texts()
             if all(not self._complete(r, versions, rows, emails, texts) for r in accepted):
                 break
-            # Nothing queued, running or waiting for a retry for 60 s: what is missing will not come.
+            # Nothing queued, running or waiting for a retry for a while: what is missing will not come.
             if self._pending_jobs() == 0:
                 quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since > 60:
+                if time.monotonic() - quiet_since > self.o.quiet:
                     break
             else:
                 quiet_since = None
@@ -559,7 +602,7 @@ class Soak:
     def _report(self, drained_s: float, wall_s: float) -> Report:
         versions, rows, emails, texts = self._versions(), self._rows(), self._email_times(), self._texts()
         report = Report(kills=len(self.kills), faults=list(self.faults), drained_in_s=drained_s, wall_s=wall_s,
-                        worker_restarts=sum(slot.restarts for slot in self.slots))
+                        worker_restarts=sum(slot.restarts for slot in self.slots), lease_s=self.settings.worker_lease_s)
         played = [r for r in self.records.values() if r.refused_at != "voice"]
         report.calls_played = len(played)
         for record in self.records.values():
@@ -655,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="calls in progress at once")
     parser.add_argument("--baseline-calls", type=int, default=defaults.baseline_calls)
     parser.add_argument("--drain", type=float, default=defaults.drain, help="longest wait for the queue to drain")
+    parser.add_argument("--quiet", type=float, default=defaults.quiet,
+                        help="the drain ends once no job was queued, running or retrying for this long")
+    parser.add_argument("--lease", type=int, default=None, help="RECEPTIONIST_WORKER_LEASE for the workers")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (worker logs) and print it")
     args = parser.parse_args(argv)
     if args.workers < 1 or args.calls < 1 or args.seconds <= 0:
@@ -662,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(calls=args.calls, seconds=args.seconds, workers=args.workers, kill_every=args.kill_every,
                       s3_outage=args.s3_outage, pg_outage=args.pg_outage, smtp_outage=args.smtp_outage,
                       redis_restart=not args.no_redis_restart, concurrency=args.concurrency,
-                      baseline_calls=args.baseline_calls, drain=args.drain)
+                      baseline_calls=args.baseline_calls, drain=args.drain, quiet=args.quiet, lease_s=args.lease)
     console = Console()
     if args.keep:
         workdir = Path(tempfile.mkdtemp(prefix="receptionist-soak-"))
