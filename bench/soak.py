@@ -24,9 +24,10 @@ recording callback 2xx; from then on the service owns it. An accepted call is *l
 the queue has drained, it is not stored (one audio and one transcript object, the recording row
 done) or its owner was not alerted by email and by SMS. A *duplicate* is a second object version
 or a second alert for one call. A call whose webhook the service refused (5xx while its
-database was down) was never accepted: Twilio does not retry a 5xx (connection overrides, `rp`
-defaults to `ct`: https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides), so
-those are counted apart, by the webhook that was refused.
+database was down) was never accepted: Twilio retries "if its connection to your webhook fails"
+(https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides, `rc`), and a 5xx is an
+answer, so the stricter reading is that it is not sent again; those calls are counted apart, by
+the webhook that was refused.
 
     python bench/soak.py [--calls 300] [--seconds 600] [--workers 2] [--kill-every 20]
                          [--s3-outage 30] [--pg-outage 10] [--smtp-outage 30] [--concurrency 4]
