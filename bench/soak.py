@@ -429,9 +429,12 @@ class Soak:
             return 0, 0
 
     def _fault_s3(self) -> None:
+        endpoint = self.s3.endpoint_url
         self.s3.stop()
         self._stop.wait(self.o.s3_outage)
         self.s3.start()
+        if self.s3.endpoint_url != endpoint:  # the workers would never find it again: the soak is void
+            raise RuntimeError(f"S3 came back on {self.s3.endpoint_url}, not {endpoint}")
         self.faults.append(f"s3 down {self.o.s3_outage:.0f} s")
 
     def _fault_pg(self) -> None:
