@@ -4,6 +4,7 @@ Everything runs on 127.0.0.1, starts on `start()` / `with`, and is gone again af
 """
 
 from sandbox.ports import free_port, wait_for_port
+from sandbox.postgres_server import LocalPostgres
 from sandbox.redis_server import LocalRedis
 from sandbox.seaweedfs import LocalS3
 from sandbox.smtp import CapturedEmail, SmtpCapture
@@ -20,6 +21,7 @@ from sandbox.twilio_api import LocalTwilioApi, SentMessage
 __all__ = [
     "CallAudio",
     "CapturedEmail",
+    "LocalPostgres",
     "LocalRedis",
     "LocalS3",
     "LocalTwilioApi",

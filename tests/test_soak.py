@@ -1,0 +1,42 @@
+"""A short chaos soak (bench/soak.py) in the default run: whole calls through the real service over
+HTTP, two real worker processes, one of them SIGKILLed and restarted, Redis restarted empty while
+jobs wait, S3 and SMTP stopped for a few seconds; on servers of its own (Redis, SeaweedFS, SMTP
+capture, a PostgreSQL cluster made with initdb)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.soak import Options, run_soak
+
+SHORT = Options(calls=6, seconds=24, workers=2, kill_every=13, s3_outage=4, pg_outage=0, smtp_outage=4,
+                concurrency=3, baseline_calls=0, drain=150, quiet=25, lease_s=10, progress=False)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    result = run_soak(SHORT, tmp_path_factory.mktemp("soak"))
+    print("\n".join(result.lines()))  # shown with -s, and with any failure
+    return result
+
+
+def test_the_chaos_happened(report):
+    assert report.kills == 1 and report.worker_restarts >= 1
+    assert any(f.startswith("redis restarted empty") for f in report.faults)
+    assert "s3 down 4 s" in report.faults and "smtp down 4 s" in report.faults
+    assert not [f for f in report.faults if "FAILED" in f]
+    assert report.calls_played == SHORT.calls + SHORT.baseline_calls
+    assert report.accepted == report.calls_played, report.refused  # no outage refuses a callback here
+
+
+def test_nothing_is_stored_or_alerted_twice(report):
+    assert report.duplicates == 0, report.duplicate_calls
+
+
+@pytest.mark.xfail(strict=True, reason="jobs queued when Redis restarts empty are lost until the reconciler "
+                                       "(issue 12, point 2) re-queues committed rows; remove this mark when it lands")
+def test_every_accepted_call_is_stored_once_and_alerted_once(report):
+    assert report.lost == 0, report.lost_calls
+    assert report.stored_once == report.accepted
+    assert report.alerted_once == report.accepted
+    assert report.unrecovered_kills == 0
