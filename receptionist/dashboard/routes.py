@@ -14,7 +14,9 @@ import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from urllib.parse import quote, urlencode
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -35,7 +37,7 @@ from receptionist.core.phone import shown as phone_shown
 from receptionist.core.queue import JOB_RETRY
 from receptionist.core.errors import Conflict, DomainError, Unauthenticated
 from receptionist.core.models import Account, Call, Recording, User, utcnow
-from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
+from receptionist.dashboard.forms import SECTIONS, AccountForm, form_values, parse_account_form
 from receptionist.dashboard.pages import (
     CSS_PATH,
     PageRoute,
@@ -390,14 +392,25 @@ def call_recording(call_sid: str, request: Request, viewer: Viewer = Depends(cur
 # The account
 
 
+@cache
+def timezone_names() -> tuple[str, ...]:
+    """The IANA names the timezone picker offers (the schema accepts exactly what zoneinfo knows)."""
+    return tuple(sorted(name for name in available_timezones() if "/" in name or name == "UTC"))
+
+
 def account_page_response(request: Request, viewer: Viewer, account: Account, form: AccountForm,
-                          status_code: int = 200, saved: bool = False, db: Session | None = None,
+                          status_code: int = 200, saved: str | None = None, db: Session | None = None,
                           notice: str | None = None, new_token: dict | None = None,
-                          team_errors: list[str] | None = None):
+                          team_errors: list[str] | None = None, section: str | None = None):
     users = team.list_users(db, viewer.principal, account) if db is not None and viewer.can_edit else []
+    words = request.app.state.services.templates
+    # What callers hear when a box is left empty: shown in the box, greyed, so the owner sees it.
+    defaults = {"greeting": words.render("greeting.txt", business_name=account.name),
+                "disclosure": words.render("disclosure.txt", business_name=account.name)}
     return render(request, "account.html", status_code=status_code, title="Account", viewer=viewer, account=account,
                   form=form, days=DAYS, saved=saved, users=users, notice=notice, new_token=new_token,
-                  team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS)
+                  team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS, section=section,
+                  timezones=timezone_names(), defaults=defaults)
 
 
 def _expiry(form: FormData) -> datetime | None:
@@ -406,7 +419,7 @@ def _expiry(form: FormData) -> datetime | None:
 
 
 @router.get("/account")
-def account_page(request: Request, saved: bool = Query(False), removed: bool = Query(False),
+def account_page(request: Request, saved: str | None = Query(None, max_length=16), removed: bool = Query(False),
                  viewer: Viewer = Depends(current_viewer),
                  db: Session = Depends(session)):
     if viewer.account is None:
@@ -422,9 +435,12 @@ def save_account(request: Request, form: FormData = Depends(checked_form), viewe
     if viewer.account is None:  # an admin who has not picked an account yet
         return RedirectResponse("/accounts", status_code=303)
     account = load_account(db, viewer.principal, viewer.account.id, write=True)
+    section = _text(form, "section")
+    if section is not None and section not in SECTIONS:
+        raise ApiError(400, message(request, "bad_section", sections=", ".join(SECTIONS)))
     shown, changes = parse_account_form(form, account)
     if shown.errors:
-        return account_page_response(request, viewer, account, shown, status_code=422, db=db)
+        return account_page_response(request, viewer, account, shown, status_code=422, db=db, section=section)
     if changes:
         try:
             accounts.update_account(db, account, changes, who=viewer.principal, rules=svc.account_rules,
@@ -435,9 +451,10 @@ def save_account(request: Request, form: FormData = Depends(checked_form), viewe
             exc = as_api_error(failure)
             shown.errors["form"] = [exc.message]
             return account_page_response(request, viewer, load_account(db, viewer.principal, account.id), shown,
-                                         status_code=exc.status, db=db)
+                                         status_code=exc.status, db=db, section=section)
         svc.directory.clear()  # the greeting and disclosure are cached per number
-    return RedirectResponse("/account?saved=true", status_code=303)
+    return RedirectResponse(f"/account?saved={section}#{section}" if section else "/account?saved=true",
+                            status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------
