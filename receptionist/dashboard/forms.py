@@ -167,6 +167,11 @@ def parse_account_form(form: FormData, account: Account) -> tuple[AccountForm, d
     body = _posted(form, values)
     del values["_business"]
     shown = AccountForm(values)
+    halves = [day for day in DAYS if "?" in values["hours"][day]]
+    if halves:  # one time picker set and not the other
+        shown.errors["business.hours"] = [f"{day}: give both the opening and the closing time, or neither"
+                                          for day in halves]
+        return shown, {}
     try:
         update = AccountUpdate.model_validate(body)
     except ValidationError as exc:

@@ -85,6 +85,9 @@ def test_a_bad_section_is_refused_with_its_problem_shown_there_and_nothing_saved
         assert half.status_code == 422
         hours_part = half.text[half.text.index('id="hours"'):half.text.index('id="words"')]
         assert "Nothing was saved" in hours_part and "Nothing was saved" not in half.text[:half.text.index('id="hours"')]
+        assert "Hours: mon: give both the opening and the closing time, or neither" in hours_part
+        backwards = http.post("/account", data=hours_form(csrf, tue=("17:00", "08:00", False)))
+        assert backwards.status_code == 422 and "closing time 08:00 is not after opening time 17:00" in backwards.text
         zone = http.post("/account", data={"csrf": csrf, "section": "business", "timezone": "Mars/Olympus_Mons"})
         assert zone.status_code == 422 and "is not an IANA timezone name" in zone.text
         assert http.post("/account", data={"csrf": csrf, "section": "billing", "name": "X"}).status_code == 400
