@@ -23,6 +23,7 @@ bench: install
 	$(PY) bench/webhook.py
 	$(PY) bench/post_call.py
 	$(PY) bench/relay.py
+	$(PY) bench/call_list.py --postgres
 
 install: system-deps $(VENV)/.installed
 

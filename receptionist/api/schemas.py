@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class UserOut(BaseModel):
@@ -66,8 +66,18 @@ class AlertOut(BaseModel):
 
 
 class CallUpdate(BaseModel):
+    """What may change on a call: its AI-training flag (owners), and the team's follow-up (members too)."""
+
     model_config = ConfigDict(extra="forbid")
-    training_opt_out: bool
+    training_opt_out: bool | None = None
+    handled: bool | None = Field(None, description="true: the follow-up is done; false: open again")
+    read: bool | None = Field(None, description="false: unread again for the team")
+
+    @model_validator(mode="after")
+    def _something(self) -> CallUpdate:
+        if self.training_opt_out is None and self.handled is None and self.read is None:
+            raise ValueError("give training_opt_out, handled or read")
+        return self
 
 
 class CallListItem(BaseModel):
@@ -81,6 +91,9 @@ class CallListItem(BaseModel):
     outcome: str | None
     summary: str | None
     processing_status: str
+    read_at: datetime | None = Field(None, description="when someone on the team first opened the call")
+    handled_at: datetime | None = Field(None, description="when the call was marked handled; null while open")
+    handled_by: str | None = None
 
 
 class CallPage(BaseModel):

@@ -132,6 +132,12 @@ class Call(Base):
     # (a reconnect is a higher attempt and takes over; the same attempt never connects twice).
     relay_session: Mapped[str | None] = mapped_column(String(64))
     relay_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The team's follow-up (calls.handling): when someone first opened the call, and when someone
+    # marked it handled (None: still open), each with who did it (an audit actor's display name).
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_by: Mapped[str | None] = mapped_column(String(320))
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    handled_by: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")

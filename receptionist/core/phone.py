@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+
 DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 REPEATS = {"double": 2, "triple": 3}
@@ -107,3 +109,29 @@ def masked(number: str | None) -> str:
     """A phone number as logs and error messages may show it: only its last four digits."""
     digits = re.sub(r"\D", "", number or "")
     return f"***{digits[-4:]}" if len(digits) > 4 else "***"
+
+
+def shown(number: str | None, home: str | None = None) -> str:
+    """A number as people read it: `+15550142367` → `(555) 014-2367`.
+
+    The national format when the number is in the same country as `home` (the business's own
+    number, so a local caller reads as a local number), the international one for a caller from
+    another country; anything that does not parse as a phone number is shown as it is.
+    """
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    try:
+        same_country = home is None or parsed.country_code == phonenumbers.parse(home, None).country_code
+    except phonenumbers.NumberParseException:
+        same_country = True
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if same_country else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, style)
+
+
+def tel_uri(number: str | None) -> str | None:
+    """The `tel:` link of an E.164 number (RFC 3966: the global number as it is); None for anything else."""
+    return f"tel:{number}" if is_e164(number) else None

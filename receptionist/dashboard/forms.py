@@ -17,6 +17,9 @@ from starlette.datastructures import FormData
 from receptionist.accounts.schemas import DAYS, AccountUpdate, Business
 from receptionist.core.models import Account
 
+# The account page's sections, each a form of its own with its own save button.
+SECTIONS = ("business", "hours", "words", "alerts", "privacy")
+
 TEXT_FIELDS = ("name", "timezone")
 OPTIONAL_TEXT_FIELDS = ("greeting", "disclosure", "transfer_number", "voice")
 LIST_FIELDS = ("alert_emails", "alert_sms")
@@ -55,8 +58,36 @@ def form_values(account: Account) -> dict:
         "services": "\n".join(business.services), "service_areas": "\n".join(business.service_areas),
         "staff": "\n".join(business.staff),
         "hours": {day: business.hours.get(day, "") for day in DAYS},
+        "hours_picked": {day: picked(business.hours.get(day, "")) for day in DAYS},
         "faq": [{"question": f.question, "answer": f.answer} for f in business.faq],
     }
+
+
+def picked(span: str) -> dict:
+    """A day's hours as the time pickers show them; a close at 24:00 is midnight, 00:00 on a picker."""
+    if span == "closed":
+        return {"open": "", "close": "", "closed": True}
+    if "-" in span:
+        opens, closes = span.split("-", 1)
+        return {"open": opens, "close": "00:00" if closes == "24:00" else closes, "closed": False}
+    return {"open": "", "close": "", "closed": False}
+
+
+def _picked_span(form: FormData, day: str) -> str | None:
+    """A day from its two time pickers and its "closed" box: "HH:MM-HH:MM", "closed", "" (not set),
+    or None when the form did not carry that day's pickers. One time without the other is left as
+    it is for the schema to refuse, so the owner sees what was wrong."""
+    names = (f"hours_{day}_open", f"hours_{day}_close", f"hours_{day}_closed")
+    if not any(name in form for name in names):
+        return None
+    if f"hours_{day}_closed" in form and form.getlist(f"hours_{day}_closed")[-1] == "1":
+        return "closed"
+    opens, closes = (str(form.get(names[0]) or "").strip(), str(form.get(names[1]) or "").strip())
+    if not opens and not closes:
+        return ""
+    if closes == "00:00" and opens:
+        closes = "24:00"  # closing at midnight
+    return f"{opens or '?'}-{closes or '?'}"
 
 
 def _lines(text: str) -> list[str]:
@@ -94,12 +125,16 @@ def _posted(form: FormData, values: dict) -> dict:
             values[name] = str(form[name])
             business[name] = _lines(values[name])
             touched = True
-    if any(f"hours_{day}" in form for day in DAYS):
+    spans = {day: _picked_span(form, day) for day in DAYS}
+    if any(f"hours_{day}" in form or spans[day] is not None for day in DAYS):
         hours = dict(business.get("hours") or {})
         for day in DAYS:
-            if f"hours_{day}" in form:
+            span = spans[day]
+            if span is None and f"hours_{day}" in form:  # typed as text: "08:00 - 17:00", "Closed"
                 span = str(form[f"hours_{day}"]).strip().lower().replace(" ", "").replace("–", "-")
+            if span is not None:
                 values["hours"][day] = span
+                values["hours_picked"][day] = picked(span)
                 if span:
                     hours[day] = span
                 else:
@@ -132,6 +167,11 @@ def parse_account_form(form: FormData, account: Account) -> tuple[AccountForm, d
     body = _posted(form, values)
     del values["_business"]
     shown = AccountForm(values)
+    halves = [day for day in DAYS if "?" in values["hours"][day]]
+    if halves:  # one time picker set and not the other
+        shown.errors["business.hours"] = [f"{day}: give both the opening and the closing time, or neither"
+                                          for day in halves]
+        return shown, {}
     try:
         update = AccountUpdate.model_validate(body)
     except ValidationError as exc:

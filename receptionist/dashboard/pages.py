@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from receptionist.core import phone
 from receptionist.core.errors import DomainError
 from receptionist.dashboard.sessions import COOKIE_NAME
 from receptionist.web.errors import ApiError, as_api_error
@@ -23,7 +24,10 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 CSS_PATH = HERE / "static" / "dashboard.css"
 
-SPEAKERS = {"caller": "Caller", "receptionist": "Receptionist"}
+SPEAKERS = {"caller": "Caller", "receptionist": "Receptionist", "staff": "Staff"}
+OUTCOMES = {"answered": "answered", "message-taken": "message taken", "appointment": "appointment asked",
+            "transferred": "put through", "missed": "missed", "failed": "failed", None: "in progress"}
+URGENCY_WORDS = {"emergency": "Emergency", "high": "Urgent", "normal": "Normal", "low": "Low"}
 MESSAGES = "dashboard_messages.txt"
 ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Not valid"}
 
@@ -66,10 +70,20 @@ def label(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
+def outcome(value: str | None) -> str:
+    """An outcome in words (`message-taken` → "message taken"); its badge class is `outcome-<value>`."""
+    return OUTCOMES.get(value, (value or "").replace("-", " "))
+
+
+def urgency(value: str | None) -> str:
+    return URGENCY_WORDS.get(value or "", "")
+
+
 def build_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"], default=True), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(local_time=local_time, duration=duration, clock=clock, speaker=speaker, label=label)
+    env.filters.update(local_time=local_time, duration=duration, clock=clock, speaker=speaker, label=label,
+                       outcome=outcome, urgency=urgency, phone=phone.shown, tel=phone.tel_uri)
     return env
 
 
@@ -124,9 +138,9 @@ def sign_in_redirect(exc: SignInRequired) -> RedirectResponse:
     return response
 
 
-def message(request: Request, name: str) -> str:
+def message(request: Request, name: str, /, **values) -> str:
     """One of the dashboard's messages (prompts/dashboard_messages.txt)."""
-    return request.app.state.services.templates.macros(MESSAGES)(name)
+    return request.app.state.services.templates.macros(MESSAGES)(name, **values)
 
 
 def error_page(request: Request, status_code: int, text: str) -> HTMLResponse:

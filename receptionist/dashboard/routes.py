@@ -14,11 +14,14 @@ import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
+from urllib.parse import quote, urlencode
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -27,14 +30,19 @@ from receptionist.accounts import service as accounts
 from receptionist.accounts.access import load_account, load_call
 from receptionist.accounts.auth import ENV_ADMIN, Principal
 from receptionist.accounts.schemas import DAYS, UserCreate
-from receptionist.core import audit
+from receptionist.calls import handling, listing
+from receptionist.calls.listing import CallQuery
+from receptionist.core import audit, phone
+from receptionist.core.phone import shown as phone_shown
+from receptionist.core.queue import JOB_RETRY
 from receptionist.core.errors import Conflict, DomainError, Unauthenticated
 from receptionist.core.models import Account, Call, Recording, User, utcnow
-from receptionist.dashboard.forms import AccountForm, form_values, parse_account_form
+from receptionist.dashboard.forms import SECTIONS, AccountForm, form_values, parse_account_form
 from receptionist.dashboard.pages import (
     CSS_PATH,
     PageRoute,
     SignInRequired,
+    local_time,
     message,
     render,
 )
@@ -52,7 +60,6 @@ from receptionist.web.services import AppServices
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
 ENDED_KEY = "receptionist:dashboard:signed-out:{}"
 SAFE_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/_\-.~%]*$")
 TOKEN_VALIDITY_DAYS = (30, 90, 365)  # the team form's choices; empty means the token never expires
@@ -251,18 +258,22 @@ def signout(request: Request, form: FormData = Depends(posted_form), db: Session
 
 
 @router.get("/calls")
-def calls_page(request: Request, page: int = Query(1, ge=1, le=100_000), viewer: Viewer = Depends(current_viewer),
-               db: Session = Depends(session)):
+def calls_page(request: Request, viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
     if viewer.account is None:
         return RedirectResponse("/accounts", status_code=303)
     account = load_account(db, viewer.principal, viewer.account.id)
-    where = Call.account_id == account.id
-    total = db.scalar(select(func.count()).select_from(Call).where(where))
-    rows = db.scalars(select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc())
-                      .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    pages = max(1, -(-total // PAGE_SIZE))
-    return render(request, "calls.html", title="Calls", viewer=viewer, account=account, calls=rows, page=page,
-                  pages=pages, total=total)
+    home = account.phone_numbers[0] if account.phone_numbers else None
+    query = CallQuery.parse(request.query_params, home_number=home)  # Invalid → a 422 page, nothing run
+    found = listing.list_calls(db, account, query)
+    return render(request, "calls.html", title="Calls", viewer=viewer, account=account, calls=found.calls,
+                  page=found.page, pages=found.pages, total=found.total, query=query, home=home,
+                  list_url=calls_url(query), calls_url=calls_url, outcomes=listing.OUTCOMES,
+                  urgencies=listing.URGENCIES, states=listing.STATES, sorts=listing.SORTS)
+
+
+def calls_url(query: CallQuery, **changes) -> str:
+    params = query.params(**changes)
+    return "/calls" + (f"?{urlencode(params)}" if params else "")
 
 
 def stored_recording_key(db: Session, call: Call) -> str | None:
@@ -270,16 +281,95 @@ def stored_recording_key(db: Session, call: Call) -> str | None:
                      .order_by(Recording.id.desc()).limit(1))
 
 
+def recording_state(call: Call, stored: bool) -> str:
+    """stored | processing | failed | none: what the owner can expect of the recording."""
+    if stored:
+        return "stored"
+    if call.processing_status == "failed":
+        return "failed"
+    if any(r.status in ("queued", "processing") for r in call.recordings) or call.processing_status == "retrying":
+        return "processing"
+    return "none"
+
+
+def give_up_at(call: Call, step_window_s: float) -> datetime:
+    """Roughly when the worker stops retrying the call's job (and so its pending alerts)."""
+    start = call.ended_at or call.started_at
+    return start + timedelta(seconds=sum(JOB_RETRY.intervals) + (JOB_RETRY.max + 1) * step_window_s)
+
+
+def delivery_notes(request: Request, call: Call, viewer: Viewer) -> list[dict]:
+    """Each alert in plain words for owners and members; the technical reason only for admins."""
+    svc: AppServices = request.app.state.services
+    until = local_time(give_up_at(call, svc.settings.step_retry_window_s), call.account.timezone, with_year=False)
+    notes = []
+    for d in call.deliveries:
+        recipient = d.recipient if d.channel == "email" else phone_shown(d.recipient, call.to_number)
+        state = d.status if d.status in ("sent", "failed", "suppressed") else ("retrying" if d.error else "sending")
+        words = message(request, f"delivery_{state}", channel=d.channel, recipient=recipient, until=until)
+        notes.append({"status": d.status, "state": state, "text": words,
+                      "detail": d.error if viewer.is_admin and d.error and d.status != "sent" else None})
+    return notes
+
+
 @router.get("/calls/{call_sid}")
-def call_page(call_sid: str, request: Request, viewer: Viewer = Depends(current_viewer),
-              db: Session = Depends(session)):
+def call_page(call_sid: str, request: Request, at: int | None = Query(None, ge=0, le=86_400),
+              viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
     call = load_call(db, viewer.principal, call_sid)
     audit.record(db, viewer.principal.actor, "transcript.read", account_id=call.account_id, call_sid=call.call_sid,
                  via="dashboard")
+    handling.set_read(db, call, True, actor=viewer.principal.actor, by=viewer.name, via="dashboard")
     db.commit()
     transcript = sorted(call.transcript or [], key=lambda s: (s.get("start") or 0, s.get("speaker") or ""))
-    return render(request, "call.html", title=f"Call from {call.from_number}", viewer=viewer, account=call.account,
-                  call=call, transcript=transcript, has_recording=stored_recording_key(db, call) is not None)
+    stored = stored_recording_key(db, call) is not None
+    lead = call.lead if isinstance(call.lead, dict) else {}
+    home = call.to_number
+    callback = lead.get("callback_number") if phone.is_e164(lead.get("callback_number")) else None
+    callback = callback or (call.from_number if phone.is_e164(call.from_number) else None)
+    nothing_kept = not (stored or transcript or call.conversation or lead or call.summary)
+    missed = call.outcome == "missed" and nothing_kept and recording_state(call, stored) == "none"
+    name = lead.get("name")
+    heading = name or phone_shown(call.from_number, home)
+    return render(request, "call.html", title=heading, heading=heading, viewer=viewer, account=call.account,
+                  call=call, lead=lead, transcript=transcript, has_recording=stored, seek=at if stored else None,
+                  recording=recording_state(call, stored), missed=missed, nothing_kept=nothing_kept,
+                  callback=callback, home=home, urgency=listing.urgency_of(call),
+                  alerts=delivery_notes(request, call, viewer))
+
+
+@router.post("/calls/{call_sid}/handled")
+def mark_handled(call_sid: str, request: Request, form: FormData = Depends(checked_form),
+                 viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    """Owners and members mark a call handled (or open again); `next` is the page to go back to."""
+    call = load_call(db, viewer.principal, call_sid)
+    wanted = _flag(request, form, "handled")
+    handling.set_handled(db, call, wanted, actor=viewer.principal.actor, by=viewer.name, via="dashboard")
+    db.commit()
+    return RedirectResponse(_back(form, f"/calls/{quote(call.call_sid)}"), status_code=303)
+
+
+@router.post("/calls/{call_sid}/read")
+def mark_read(call_sid: str, request: Request, form: FormData = Depends(checked_form),
+              viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    call = load_call(db, viewer.principal, call_sid)
+    wanted = _flag(request, form, "read")
+    handling.set_read(db, call, wanted, actor=viewer.principal.actor, by=viewer.name, via="dashboard")
+    db.commit()
+    return RedirectResponse(_back(form, "/calls"), status_code=303)
+
+
+def _flag(request: Request, form: FormData, name: str) -> bool:
+    value = _text(form, name)
+    if value not in ("0", "1"):
+        raise ApiError(400, message(request, "bad_flag", field=name))
+    return value == "1"
+
+
+def _back(form: FormData, default: str) -> str:
+    """Where a button's form returns: a page of this site only (the list with its filters, or the call)."""
+    target = _text(form, "next") or ""
+    path = target.split("?", 1)[0]
+    return target if target.startswith("/calls") and safe_next(path) == path else default
 
 
 @router.get("/calls/{call_sid}/recording")
@@ -302,14 +392,25 @@ def call_recording(call_sid: str, request: Request, viewer: Viewer = Depends(cur
 # The account
 
 
+@cache
+def timezone_names() -> tuple[str, ...]:
+    """The IANA names the timezone picker offers (the schema accepts exactly what zoneinfo knows)."""
+    return tuple(sorted(name for name in available_timezones() if "/" in name or name == "UTC"))
+
+
 def account_page_response(request: Request, viewer: Viewer, account: Account, form: AccountForm,
-                          status_code: int = 200, saved: bool = False, db: Session | None = None,
+                          status_code: int = 200, saved: str | None = None, db: Session | None = None,
                           notice: str | None = None, new_token: dict | None = None,
-                          team_errors: list[str] | None = None):
+                          team_errors: list[str] | None = None, section: str | None = None):
     users = team.list_users(db, viewer.principal, account) if db is not None and viewer.can_edit else []
+    words = request.app.state.services.templates
+    # What callers hear when a box is left empty: shown in the box, greyed, so the owner sees it.
+    defaults = {"greeting": words.render("greeting.txt", business_name=account.name),
+                "disclosure": words.render("disclosure.txt", business_name=account.name)}
     return render(request, "account.html", status_code=status_code, title="Account", viewer=viewer, account=account,
                   form=form, days=DAYS, saved=saved, users=users, notice=notice, new_token=new_token,
-                  team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS)
+                  team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS, section=section,
+                  timezones=timezone_names(), defaults=defaults)
 
 
 def _expiry(form: FormData) -> datetime | None:
@@ -318,7 +419,7 @@ def _expiry(form: FormData) -> datetime | None:
 
 
 @router.get("/account")
-def account_page(request: Request, saved: bool = Query(False), removed: bool = Query(False),
+def account_page(request: Request, saved: str | None = Query(None, max_length=16), removed: bool = Query(False),
                  viewer: Viewer = Depends(current_viewer),
                  db: Session = Depends(session)):
     if viewer.account is None:
@@ -334,9 +435,12 @@ def save_account(request: Request, form: FormData = Depends(checked_form), viewe
     if viewer.account is None:  # an admin who has not picked an account yet
         return RedirectResponse("/accounts", status_code=303)
     account = load_account(db, viewer.principal, viewer.account.id, write=True)
+    section = _text(form, "section")
+    if section is not None and section not in SECTIONS:
+        raise ApiError(400, message(request, "bad_section", sections=", ".join(SECTIONS)))
     shown, changes = parse_account_form(form, account)
     if shown.errors:
-        return account_page_response(request, viewer, account, shown, status_code=422, db=db)
+        return account_page_response(request, viewer, account, shown, status_code=422, db=db, section=section)
     if changes:
         try:
             accounts.update_account(db, account, changes, who=viewer.principal, rules=svc.account_rules,
@@ -347,9 +451,10 @@ def save_account(request: Request, form: FormData = Depends(checked_form), viewe
             exc = as_api_error(failure)
             shown.errors["form"] = [exc.message]
             return account_page_response(request, viewer, load_account(db, viewer.principal, account.id), shown,
-                                         status_code=exc.status, db=db)
+                                         status_code=exc.status, db=db, section=section)
         svc.directory.clear()  # the greeting and disclosure are cached per number
-    return RedirectResponse("/account?saved=true", status_code=303)
+    return RedirectResponse(f"/account?saved={section}#{section}" if section else "/account?saved=true",
+                            status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------

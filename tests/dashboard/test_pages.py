@@ -75,8 +75,9 @@ def test_owner_signs_in_and_sees_the_accounts_calls_newest_first(team):
     oldest = make_call(service, NUMBER_A, "+15550140001", started_at=WHEN - timedelta(days=2), duration_s=5,
                        outcome="missed", summary=None)
     newest = make_call(service, NUMBER_A, "+15550140003", started_at=WHEN, lead=LEAD,
-                       summary="<b>Dana</b> needs a plumber today.")
-    middle = make_call(service, NUMBER_A, "+15550140002", started_at=WHEN - timedelta(days=1), duration_s=125)
+                       summary="Dana needs a plumber today.")
+    middle = make_call(service, NUMBER_A, "+15550140002", started_at=WHEN - timedelta(days=1), duration_s=125,
+                       summary="<b>Sam</b> asks for a quote.")
     foreign = make_call(service, NUMBER_B, "+15550140009", started_at=WHEN)
     with team.signed_in("owner") as http:
         assert http.get("/").headers["location"] == "/calls"
@@ -86,11 +87,14 @@ def test_owner_signs_in_and_sees_the_accounts_calls_newest_first(team):
     positions = [html.index(f"/calls/{sid}") for sid in (newest, middle, oldest)]
     assert positions == sorted(positions)
     assert foreign not in html and "+15550140009" not in html
-    assert "Dana Whitfield · +15550140003" in html
+    assert "Dana Whitfield" in html and "(555) 014-0003" in html and "+15550140003" not in html.replace("tel:", "")
+    assert 'href="tel:+15550142367">Call (555) 014-2367</a>' in html  # the callback number the caller gave
+    assert 'href="tel:+15550140002">Call (555) 014-0002</a>' in html  # no lead: the number they called from
+    assert "leaking water heater" in html  # the reason, in a line
     assert "Tue 3 Mar 2026, 09:00 CST" in html  # the account's timezone
     assert "1 min 05 s" in html and "2 min 05 s" in html and "5 s" in html
     assert "answered" in html and "missed" in html and "The caller hung up before speaking." in html
-    assert "&lt;b&gt;Dana&lt;/b&gt; needs a plumber today." in html and "<b>Dana</b>" not in html
+    assert "&lt;b&gt;Sam&lt;/b&gt; asks for a quote." in html and "<b>Sam</b>" not in html
     assert page.headers["cache-control"] == "no-store"
     assert "script-src" not in page.headers["content-security-policy"]  # no scripts at all: default-src 'none'
 
@@ -101,7 +105,7 @@ def test_call_list_pages(pg_team):
             for i in range(27)]
     with pg_team.signed_in("owner") as http:
         first, second = http.get("/calls").text, http.get("/calls", params={"page": 2}).text
-        assert http.get("/calls", params={"page": "x"}).status_code == 404
+        assert http.get("/calls", params={"page": "x"}).status_code == 422
     assert "Page 1 of 2" in first and 'href="/calls?page=2"' in first
     assert all(f"/calls/{sid}" in first for sid in sids[:25]) and sids[25] not in first
     assert f"/calls/{sids[25]}" in second and f"/calls/{sids[26]}" in second and sids[0] not in second
@@ -118,9 +122,15 @@ def test_call_page_shows_transcript_lead_recording_and_privacy(team):
         for segment in TRANSCRIPT:
             assert segment["text"] in html
         assert html.index(TRANSCRIPT[0]["text"]) < html.index(TRANSCRIPT[1]["text"])
-        assert 'Receptionist <span class="at">0:00</span>' in html
-        assert 'Caller <span class="at">0:03</span>' in html  # where the caller's words start in the recording
-        assert "Dana Whitfield" in html and "+15550142367" in html and "leaking water heater" in html
+        # Each time is a link that plays the recording from where those words start.
+        assert 'Receptionist <a class="at" href="?at=0#recording" title="Play from 0:00">0:00</a>' in html
+        assert 'Caller <a class="at" href="?at=3#recording" title="Play from 0:03">0:03</a>' in html
+        seeking = http.get(f"/calls/{sid}", params={"at": 3}).text
+        assert f'src="/calls/{sid}/recording#t=3"' in seeking and "autoplay" in seeking
+        assert http.get(f"/calls/{sid}", params={"at": -1}).status_code == 404
+        assert "<h1>Dana Whitfield</h1>" in html and "leaking water heater" in html
+        assert 'href="tel:+15550142367">Call (555) 014-2367</a>' in html
+        assert html.index("Call (555) 014-2367") < html.index("leaking water heater") < html.index("Summary")
         assert "Kept 90 days, until Mon 1 Jun 2026" in html
         assert "May be used, anonymised, to improve the AI" in html
         assert f'src="/calls/{sid}/recording"' in html
@@ -129,7 +139,9 @@ def test_call_page_shows_transcript_lead_recording_and_privacy(team):
         assert httpx.get(recording.headers["location"]).content == b"RIFF-dashboard-audio"
     events = audit_actions(service, sid)
     reads = [(action, detail["via"]) for actor, action, detail in events if actor.endswith("owner@acme.example")]
-    assert reads == [("transcript.read", "dashboard"), ("recording.read", "dashboard")]
+    # Opening the call marks it read for the team, once; every read of the transcript is recorded.
+    assert reads == [("transcript.read", "dashboard"), ("call.marked-read", "dashboard"),
+                     ("transcript.read", "dashboard"), ("recording.read", "dashboard")]
 
 
 def test_training_status_follows_the_account_and_the_call(pg_team):
@@ -141,6 +153,7 @@ def test_training_status_follows_the_account_and_the_call(pg_team):
         html = http.get(f"/calls/{sid}").text
     assert "Kept out of AI training (this call is opted out)" in html
     assert "No recording is stored for this call." in html and "<audio" not in html
+    assert "being transcribed" not in html
 
 
 def test_another_accounts_call_is_a_404_page_like_a_missing_one(team):
@@ -213,7 +226,8 @@ def test_owner_edits_profile_alerts_and_training_and_the_api_shows_it(team):
         saved = http.post("/account", data=profile_form(csrf_of(form.text)))
         assert saved.status_code == 303 and saved.headers["location"] == "/account?saved=true"
         again = http.get(saved.headers["location"]).text
-        assert "Saved." in again and "Capital City" in again and 'value="09:00-12:00"' in again
+        assert "Saved." in again and "Capital City" in again
+        assert 'name="hours_sat_open" value="09:00"' in again and 'name="hours_sat_close" value="12:00"' in again
     account = service.http.get(f"/api/accounts/{team.account['id']}", headers=service.admin()).json()
     assert account["name"] == "Acme Plumbing & Heating"
     assert account["business"] == {

@@ -11,6 +11,7 @@ from receptionist.accounts.access import load_call
 from receptionist.accounts.auth import Principal
 from receptionist.api.deps import TokenFirst, principal
 from receptionist.api.schemas import AlertOut, CallListItem, CallOut, CallUpdate
+from receptionist.calls import handling
 from receptionist.core import audit
 from receptionist.core.models import Call, Recording
 from receptionist.privacy.retention import training_opted_out
@@ -25,7 +26,8 @@ router = APIRouter(prefix="/api/calls", tags=["calls"], route_class=TokenFirst)
 def call_list_item(call: Call) -> CallListItem:
     return CallListItem(call_sid=call.call_sid, **{"from": call.from_number}, to=call.to_number,
                         started_at=call.started_at, ended_at=call.ended_at, duration_s=call.duration_s,
-                        outcome=call.outcome, summary=call.summary, processing_status=call.processing_status)
+                        outcome=call.outcome, summary=call.summary, processing_status=call.processing_status,
+                        read_at=call.read_at, handled_at=call.handled_at, handled_by=call.handled_by)
 
 
 def call_out(call: Call) -> CallOut:
@@ -53,13 +55,20 @@ def get_call(call_sid: str, db: Session = Depends(session), who: Principal = Dep
 @router.patch("/{call_sid}", response_model=CallOut, response_model_by_alias=True)
 def patch_call(call_sid: str, body: CallUpdate, db: Session = Depends(session), who: Principal = Depends(principal),
                svc=Depends(services)):
-    """Opt this one call out of (or back into) AI training; its objects are re-tagged."""
-    call = load_call(db, who, call_sid, write=True)
+    """Opt this one call out of (or back into) AI training (owners; its objects are re-tagged), or
+    mark it handled or unread for the team (members too)."""
+    call = load_call(db, who, call_sid, write=body.training_opt_out is not None)
     from receptionist.privacy import retention
 
-    retention.apply_call_training(db, call, body.training_opt_out, queue=svc.queue)
-    audit.record(db, who.actor, "call.update", account_id=call.account_id, call_sid=call.call_sid,
-                 training_opt_out=body.training_opt_out)
+    if body.training_opt_out is not None:
+        retention.apply_call_training(db, call, body.training_opt_out, queue=svc.queue)
+        audit.record(db, who.actor, "call.update", account_id=call.account_id, call_sid=call.call_sid,
+                     training_opt_out=body.training_opt_out)
+    by = who.actor.split(" ", 1)[-1]
+    if body.handled is not None:
+        handling.set_handled(db, call, body.handled, actor=who.actor, by=by, via="api")
+    if body.read is not None:
+        handling.set_read(db, call, body.read, actor=who.actor, by=by, via="api")
     db.commit()
     return call_out(call)
 
