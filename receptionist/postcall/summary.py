@@ -44,8 +44,8 @@ def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcri
     sentences = [s for s in SENTENCE.split(text) if s.strip()]
     extracted = Lead(
         name=extract_name(text),
-        callback_number=extract_phone(text, default_country) or to_e164(caller_id, default_country)
-        or (caller_id if phone.is_e164(caller_id) else None),
+        callback_number=extract_phone(text, default_country, caller_number=caller_id)
+        or to_e164(caller_id, default_country) or (caller_id if phone.is_e164(caller_id) else None),
         address=extract_address(text, service_areas),
         reason=extract_reason(sentences, services),
         urgency=extract_urgency(text) if text else None,
