@@ -24,6 +24,7 @@ from receptionist.calls.lead import (
     FILLER,
     NAME_INTRO,
     clean_reason,
+    extract_phone,
     extract_urgency,
     find_address,
     find_name,
@@ -198,7 +199,7 @@ class OfflineIntake:
         lead = self.record.lead or {}
         number = lead.get("callback_number") or self.profile.caller_number
         return self.lines("confirm", name=lead.get("name") or "", number=phone.say_digits(number),
-                          reason=second_person(lead.get("reason") or "").rstrip("."))
+                          reason=second_person(lead.get("reason") or "").rstrip(".!"))
 
     def _finish(self, said_first: str = "") -> OfflineReply:
         lead = self.record.lead or {}
@@ -229,7 +230,7 @@ class OfflineIntake:
         """Store the details this utterance carries; returns what changed."""
         fields: dict[str, str] = {}
         expecting = self.stage
-        number = phone.find_number(said, self.profile.caller_number, self.profile.country_code)
+        number = extract_phone(said, self.profile.country_code, self.profile.caller_number)
         if number is None and expecting == "callback_number" and _YES.match(plain) \
                 and phone.E164.fullmatch(self.profile.caller_number or ""):
             number = self.profile.caller_number  # "yes" to "I can use the number you're calling from"
@@ -245,10 +246,11 @@ class OfflineIntake:
         if reason:
             fields["reason"] = reason
         # The urgency is read from every utterance, not only the reason's: "it's an emergency" may come later.
-        current = (self.record.lead or {}).get("urgency")
-        urgency = more_urgent(current, urgency_signal(said) or ("normal" if reason else None))
-        if urgency != current:
-            fields["urgency"] = urgency
+        lead = self.record.lead or {}
+        if reason or lead.get("reason"):
+            urgency = more_urgent(lead.get("urgency"), urgency_signal(said) or ("normal" if reason else None))
+            if urgency != lead.get("urgency"):
+                fields["urgency"] = urgency
         return self._save(**fields)
 
     def _name(self, said: str, expecting: bool) -> tuple[str | None, str]:
@@ -290,7 +292,7 @@ class OfflineIntake:
         for sentence in _SENTENCE.split(said):
             sentence = FILLER.sub("", sentence.strip(" ,;")).strip()
             lowered = _plain(sentence)
-            if not sentence or find_name(sentence) and len(sentence.split()) <= 5:
+            if not re.search(r"\w", sentence) or find_name(sentence) and len(sentence.split()) <= 5:
                 continue
             if len(phone.digits_spoken(sentence).strip("+")) >= 7:
                 continue

@@ -80,7 +80,8 @@ renting selling buying living staying working stuck locked reaching returning fo
 any right wrong available free busy sure curious confused calling just told going supposed water gas heat roof
 basement kitchen bathroom sink toilet furnace heater pipe pipes drain ceiling floor house apartment unit suite
 and or but if then than as is are was were be am do does did has have had can could would should
-must shall let lets let's i i'm it's that's there's we're i've i'll i'd""".split())
+must shall let lets let's i i'm it's that's there's we're i've i'll i'd monday tuesday wednesday thursday
+friday saturday sunday weekend morning afternoon evening night""".split())
 # Words that end a name once it has started ("Tom and my number is …").
 NAME_STOP = NOT_NAMES | {"and", "calling", "speaking", "here", "again", "from", "at"}
 
@@ -164,6 +165,20 @@ def name_answer(text: str) -> str | None:
                                             for w in words):
         return None
     return " ".join(_title(w.rstrip(".")) for w in words)
+
+
+ASKS_NAME = re.compile(r"\bname\b[^.!]*\?", re.IGNORECASE)
+
+
+def answered_name(turns: list[dict]) -> str | None:
+    """A name the caller gave on its own right after the receptionist asked for it."""
+    for asked, answer in zip(turns, turns[1:]):
+        if asked.get("speaker") == "receptionist" and answer.get("speaker") == "caller" \
+                and ASKS_NAME.search(asked.get("text") or ""):
+            name = name_answer(answer.get("text") or "")
+            if name:
+                return name
+    return None
 
 
 def plausible_name(value: str | None) -> bool:
@@ -253,7 +268,7 @@ def find_address(text: str, service_areas: list[str] | tuple[str, ...] = ()) -> 
 # The words before what the caller needs: greetings, acknowledgements, "I'm calling because".
 FILLER = re.compile(
     r"^(?:(?:hi|hello|hey|yeah|yes|yep|yup|so|um|uh|er|oh|well|okay|ok|fine|sure|right|alright|all right|look|listen|"
-    r"great|thanks|thank you|hi there|hello there|good (?:morning|afternoon|evening)|basically|anyway|yeah so)"
+    r"great|thanks|thank you|hi there|hello there|good (?:morning|afternoon|evening)|basically|anyway|yeah so|and|but)"
     r"\b[,.!]?\s*)+", re.IGNORECASE)
 CALLING_BECAUSE = re.compile(
     r"^(?:(?:i'm|i am|i was|we're|we are|we were)\s+(?:just\s+)?(?:calling|ringing|phoning)(?:\s+you)?\s+"
@@ -269,10 +284,16 @@ CONTACT = re.compile(r"[,;]?\s*\b(?:(?:and|so)\s+)?(?:(?:you can )?call me|numbe
                      r"live in|my name|i'm at|i am at|we're at|located at|the house is at)\b", re.IGNORECASE)
 
 
+GOODBYE = re.compile(r"^(?:(?:no|nope|nah|ok|okay)\b[,.]?\s*)?(?:that's all|that is all|that's it|nothing else|bye|"
+                     r"goodbye|thanks|thank you|no thanks|no thank you)\b", re.IGNORECASE)
+
+
 def clean_reason(text: str) -> str | None:
     """What the caller needs, without the filler in front ("Fine. There is…" → "There is…"), up to
     200 characters cut at a word, capitalised."""
     reason = " ".join(text.split()).strip(" ,;-")
+    if GOODBYE.match(reason):
+        return None
     while True:
         stripped = CALLING_BECAUSE.sub("", FILLER.sub("", reason)).strip(" ,;-")
         if stripped == reason:
@@ -350,7 +371,7 @@ EMERGENCY = re.compile(
     r"through (?:my|the|our) ceiling|ceiling (?:is )?(?:collapsing|caving|falling|coming down)|water everywhere|"
     r"can't (?:shut|turn) (?:it|the water) off|won't stop (?:leaking|running|spraying))\b", re.IGNORECASE)
 HIGH = re.compile(r"\b(?:urgent(?:ly)?|asap|a s a p|as soon as (?:possible|you can)|right away|right now|today|tonight|"
-                  r"this (?:morning|afternoon|evening)|leak(?:s|ing)?|no hot water|quickly|straight away)\b",
+                  r"this (?:morning|afternoon|evening)|leak(?:s|ing)?|no hot water|overflow(?:s|ing|ed)?|quickly|straight away)\b",
                   re.IGNORECASE)
 URGENCY_RANK = {None: 0, "normal": 1, "low": 2, "high": 3, "emergency": 4}
 
@@ -396,6 +417,11 @@ def extract_name(text: str) -> str | None:
 
 def extract_address(text: str, service_areas: list[str]) -> str | None:
     return find_address(text, service_areas)
+
+
+def turns_in_order(conversation: list[dict] | None, transcript: list[dict] | None) -> list[dict]:
+    """The call's turns as heard: the live conversation when there is one, else the recording's transcript."""
+    return list(conversation or []) or sorted(transcript or [], key=lambda s: s.get("start") or 0)
 
 
 def caller_text(conversation: list[dict] | None, transcript: list[dict] | None) -> str:
