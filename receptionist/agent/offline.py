@@ -19,7 +19,19 @@ from receptionist.agent.lines import Lines, spoken_list
 from receptionist.agent.profile import BusinessProfile
 from receptionist.agent.record import CallRecord
 from receptionist.agent.tools import ToolBox
-from receptionist.calls.lead import extract_urgency
+from receptionist.calls.lead import (
+    CONTACT,
+    FILLER,
+    NAME_INTRO,
+    clean_reason,
+    extract_phone,
+    extract_urgency,
+    find_address,
+    find_name,
+    more_urgent,
+    name_answer,
+    urgency_signal,
+)
 from receptionist.core import phone
 
 INTAKE = ("reason", "name", "callback_number")  # the order the details are asked for
@@ -40,19 +52,7 @@ _SERVICES = re.compile(r"\b(?:services|what (?:do|can) you (?:do|fix|offer|handl
                        r"do you (?:do|offer|fix|repair|install|handle|work on|provide|clean|replace))\b")
 _ASKS_SERVICE = re.compile(r"\bdo you (?:do|offer|fix|repair|install|handle|work on|provide|clean|replace)\b")
 _QUESTION_START = re.compile(r"^(?:what|when|where|how|who|why|which|do|does|did|are|is|can|could|will|would)\b")
-_NAME_PATTERN = re.compile(r"\b(?:my name is|my name's|the name is|name is|this is|call me|it's|it is|i'm|i am)\s+"
-                           r"([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){0,2})", re.IGNORECASE)
-_STREET = re.compile(r"\b\d{1,6}\s+(?:[a-z]+\s+){1,4}(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|"
-                     r"blvd|court|ct|way|place|pl|terrace|circle|parkway|highway)\b\.?", re.IGNORECASE)
-_FILLER = re.compile(r"^(?:(?:hi|hello|hey|yes|yeah|yep|sure|ok|okay|so|um|uh|oh|well|right|good (?:morning|afternoon|"
-                     r"evening))\b[,.!]?\s*)+", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_NOT_NAMES = {"calling", "looking", "having", "just", "not", "sorry", "trying", "here", "fine", "good", "in", "at",
-              "the", "a", "an", "from", "still", "going", "so", "very", "really", "hoping", "wondering", "interested",
-              "sure", "yes", "yeah", "no", "okay", "ok", "great", "need", "needing", "afraid", "glad", "with", "on",
-              "about", "asking", "after", "ready", "home", "out", "done", "all", "that", "it", "my", "your"}
-_NAME_STOP = {"and", "my", "number", "phone", "i", "i'm", "from", "calling", "at", "the", "is", "please", "thanks",
-              "thank", "you", "but", "so", "because"}
 _STOPWORDS = {"a", "an", "the", "do", "does", "you", "your", "i", "my", "me", "we", "our", "is", "are", "to", "for",
               "of", "on", "in", "at", "it", "can", "what", "how", "when", "where", "and", "or", "if", "any", "have",
               "has", "be", "with", "about", "there", "this", "that", "would", "could", "will", "hi", "hello", "so",
@@ -199,7 +199,7 @@ class OfflineIntake:
         lead = self.record.lead or {}
         number = lead.get("callback_number") or self.profile.caller_number
         return self.lines("confirm", name=lead.get("name") or "", number=phone.say_digits(number),
-                          reason=second_person(lead.get("reason") or "").rstrip("."))
+                          reason=second_person(lead.get("reason") or "").rstrip(".!"))
 
     def _finish(self, said_first: str = "") -> OfflineReply:
         lead = self.record.lead or {}
@@ -230,67 +230,69 @@ class OfflineIntake:
         """Store the details this utterance carries; returns what changed."""
         fields: dict[str, str] = {}
         expecting = self.stage
-        number = phone.find_number(said, self.profile.caller_number, self.profile.country_code)
+        number = extract_phone(said, self.profile.country_code, self.profile.caller_number)
         if number is None and expecting == "callback_number" and _YES.match(plain) \
                 and phone.E164.fullmatch(self.profile.caller_number or ""):
             number = self.profile.caller_number  # "yes" to "I can use the number you're calling from"
         if number:
             fields["callback_number"] = number
-        name, introduction = self._name(said, plain, expecting == "name" or (correcting and "name" in plain))
+        name, introduction = self._name(said, expecting == "name" or (correcting and "name" in plain))
         if name:
             fields["name"] = name
-        street = _STREET.search(said)
-        if street:
-            fields["address"] = street.group(0).rstrip(".")
-        elif not (self.record.lead or {}).get("address"):
-            for area in self.profile.service_areas:
-                if re.search(r"\b" + re.escape(area.lower()) + r"\b", plain) and re.search(r"\b(?:in|at|live|from)\b",
-                                                                                      plain):
-                    fields["address"] = area
-                    break
+        address = self._address(said)
+        if address:
+            fields["address"] = address
         reason = self._reason(said.replace(introduction, "") if introduction else said, expecting, answered, fields)
         if reason:
             fields["reason"] = reason
-            fields["urgency"] = urgency_of(said)
+        # The urgency is read from every utterance, not only the reason's: "it's an emergency" may come later.
+        lead = self.record.lead or {}
+        if reason or lead.get("reason"):
+            urgency = more_urgent(lead.get("urgency"), urgency_signal(said) or ("normal" if reason else None))
+            if urgency != lead.get("urgency"):
+                fields["urgency"] = urgency
         return self._save(**fields)
 
-    def _name(self, said: str, plain: str, expecting: bool) -> tuple[str | None, str]:
-        """The caller's name, and the words that introduced it ("this is Tom") so they are not the reason."""
-        for match in _NAME_PATTERN.finditer(said):
-            intro = match.group(0).lower()
-            words = match.group(1).split()
-            if words[0].lower() in _NOT_NAMES:
-                continue
-            if intro.startswith(("i'm", "i am", "it's", "it is")) and not (expecting or words[0][0].isupper()):
-                continue  # "I'm calling about…" is not a name
-            kept = []
-            for word in words:
-                if word.lower() in _NAME_STOP or word.lower() in _NOT_NAMES:
-                    break
-                kept.append(word)
-            if kept:
-                introduction = said[match.start():match.start(1)] + " ".join(words[:len(kept)])
-                return " ".join(w[:1].upper() + w[1:] for w in kept), introduction
+    def _name(self, said: str, expecting: bool) -> tuple[str | None, str]:
+        """The caller's name, and the words that introduced it ("this is Tom") so they are not the reason.
+        The same rules as the call's summary (`calls.lead`), so "call me back" never names anyone "Back"."""
+        found = find_name(said, expecting)
+        if found:
+            return found.name, said[found.start:found.end]
         if expecting:
-            rest = _FILLER.sub("", said).strip(" .!?,")
-            rest = re.sub(r"^(?:it's|it is|its|the name is|name's)\s+", "", rest, flags=re.IGNORECASE)
-            words = rest.split()
-            if 1 <= len(words) <= 3 and all(re.fullmatch(r"[A-Za-z][A-Za-z'\-]*\.?", w) for w in words) \
-                    and words[0].lower() not in _NOT_NAMES | _NAME_STOP:
-                return " ".join(w.rstrip(".")[:1].upper() + w.rstrip(".")[1:] for w in words), said
+            name = name_answer(said)
+            if name:
+                return name, said
         return None, ""
+
+    def _address(self, said: str) -> str | None:
+        """A street (with its unit and town) replaces what was heard; a town alone completes a street
+        heard before it ("42 Oak Street" then "it's in Springfield")."""
+        heard = (self.record.lead or {}).get("address")
+        address = find_address(said, self.profile.service_areas)
+        if address is None or not heard or any(c.isdigit() for c in address):
+            return address
+        if any(c.isdigit() for c in heard) and address.lower() not in heard.lower():
+            return f"{heard}, {address}"
+        return None
 
     def _reason(self, said: str, expecting: str, answered: bool, found: dict) -> str | None:
         if expecting == "reason":
-            text = _FILLER.sub("", said).strip()
-            return text[:1].upper() + text[1:200] if len(text.split()) >= 2 or (text and not found) else None
+            contact = CONTACT.search(said)
+            if contact and len(said[:contact.start()].split()) >= 3:  # "my sink is clogged, call me at …"
+                said = said[:contact.start()]
+            text = clean_reason(said)
+            if text:
+                return text
+            rest = FILLER.sub("", said).strip(" .!?,")
+            return rest[:1].upper() + rest[1:200] if rest and not found else None
         if expecting not in ("open", "anything_else") or (self.record.lead or {}).get("reason"):
             return None
         kept = []
         for sentence in _SENTENCE.split(said):
-            sentence = _FILLER.sub("", sentence.strip(" ,;")).strip()
+            sentence = FILLER.sub("", sentence.strip(" ,;")).strip()
             lowered = _plain(sentence)
-            if not sentence or _NAME_PATTERN.search(sentence) and len(sentence.split()) <= 5:
+            if not re.search(r"\w", sentence) or find_name(sentence) and len(sentence.split()) <= 5:
                 continue
             if len(phone.digits_spoken(sentence).strip("+")) >= 7:
                 continue
@@ -303,7 +305,7 @@ class OfflineIntake:
         text = " ".join(kept)
         if len(text.split()) < 3:
             return None
-        return text[:1].upper() + text[1:200]
+        return clean_reason(text)
 
     def _answers(self, said: str, plain: str) -> list[str]:
         """Answers from the profile to the questions in this utterance (FAQ first: it is the most specific)."""
@@ -353,4 +355,4 @@ class OfflineIntake:
         """A question the profile cannot answer (the team will, on the callback)."""
         is_question = "?" in said or bool(_QUESTION_START.match(plain))
         return (is_question and self.stage in ("open", "anything_else") and len(plain.split()) >= 3
-                and not _HUMAN.search(plain) and not _NAME_PATTERN.search(said) and not _YES.match(plain))
+                and not _HUMAN.search(plain) and not NAME_INTRO.search(said) and not _YES.match(plain))

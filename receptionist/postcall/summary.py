@@ -16,6 +16,7 @@ from receptionist.agent.llm import JsonModel
 from receptionist.calls.lead import (
     SENTENCE,
     Lead,
+    answered_name,
     caller_text,
     extract_address,
     extract_name,
@@ -24,6 +25,7 @@ from receptionist.calls.lead import (
     extract_urgency,
     merge_leads,
     to_e164,
+    turns_in_order,
 )
 from receptionist.core import phone
 from receptionist.core.templates import Templates
@@ -42,13 +44,17 @@ def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcri
                     default_country: str = "1", templates: Templates | None = None) -> CallSummary:
     text = caller_text(conversation, transcript)
     sentences = [s for s in SENTENCE.split(text) if s.strip()]
+    reason = extract_reason(sentences, services)
+    urgency = extract_urgency(text) if text else None
+    if text and reason is None and urgency != "emergency":
+        urgency = "low"  # a question, no job: nothing to hurry for
     extracted = Lead(
-        name=extract_name(text),
-        callback_number=extract_phone(text, default_country) or to_e164(caller_id, default_country)
-        or (caller_id if phone.is_e164(caller_id) else None),
+        name=extract_name(text) or answered_name(turns_in_order(conversation, transcript)),
+        callback_number=extract_phone(text, default_country, caller_number=caller_id)
+        or to_e164(caller_id, default_country) or (caller_id if phone.is_e164(caller_id) else None),
         address=extract_address(text, service_areas),
-        reason=extract_reason(sentences, services),
-        urgency=extract_urgency(text) if text else None,
+        reason=reason,
+        urgency=urgency,
     )
     lead = merge_leads(live_lead, extracted)
     return CallSummary(summary=describe(lead, spoke=bool(text), templates=templates), lead=lead)
