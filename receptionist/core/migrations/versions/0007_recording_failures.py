@@ -1,13 +1,13 @@
 """who holds a recording's processing and until when; why a recording was given up; a call's owed job
 
 Revision ID: 0007_recording_failures
-Revises: 0005_voice_relay_session
+Revises: 0006_deployment
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_recording_failures"
-down_revision = "0005_voice_relay_session"
+down_revision = "0006_deployment"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """a call's follow-up by the team: when it was first read and when it was handled, and by whom
 
 Revision ID: 0008_call_handling
-Revises: 0005_voice_relay_session
+Revises: 0007_recording_failures
 """
 import sqlalchemy as sa
 from alembic import op
 
 
 revision = "0008_call_handling"
-down_revision = "0005_voice_relay_session"
+down_revision = "0007_recording_failures"
 branch_labels = None
 depends_on = None
 
