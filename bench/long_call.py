@@ -12,9 +12,9 @@ in a fresh process, so the peak is that job's alone:
   long call (its memory grows with the file; running it for 4 hours would need gigabytes).
 
 Prints peak RSS (VmHWM) of each with the ratio against the scaled whole-file baseline; the target
-is a peak under 1 GB for the long call. On a 2-core machine shared with other jobs the default
-240 minutes takes about 15 to 25 minutes (most of it Whisper on the 24 minutes of speech and VAD
-over the silence); `--minutes 30` takes about 3.
+is a peak under 1 GB for the long call. On a 2-core machine shared with other jobs (load ~11) the
+default 240 minutes took about 30 minutes in all (25 of them the long call's run: Whisper on its 24
+minutes of speech and VAD over the silence); `--minutes 20` took about 4.
 
     python bench/long_call.py [--minutes 240] [--baseline-minutes 10]
 """
