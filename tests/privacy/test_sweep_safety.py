@@ -61,7 +61,7 @@ def use_env(monkeypatch, settings: Settings, **overrides) -> None:
 def test_an_empty_database_against_a_full_bucket_deletes_nothing(world):
     sids = full_bucket(world)
     assert bucket_versions(world) == 10
-    clean(world.settings.database_url)  # the database a process without its environment finds: empty
+    clean(world.settings.database_url, forget_deployment=True)  # what a process without its environment finds
 
     for attempt in (lambda: sweeper.sweep(world.db, world.store, world.twilio, now=T0),
                     lambda: sweeper.sweep(world.db, world.store, world.twilio, now=T0, dry_run=True),
@@ -141,7 +141,7 @@ def test_worker_and_serve_refuse_to_start_against_a_foreign_database(world, monk
 
 def test_first_start_writes_both_and_an_interrupted_one_finishes(make_settings, database_url, make_context):
     settings = make_settings(database_url)
-    clean(database_url)
+    clean(database_url, forget_deployment=True)
     ctx = make_context(settings)
     ctx.store.ensure_bucket()
     with pytest.raises(DeploymentMismatch, match="not yet one deployment"):
@@ -174,7 +174,7 @@ def test_first_start_writes_both_and_an_interrupted_one_finishes(make_settings, 
 def test_a_bucket_of_calls_without_a_marker_is_adopted_only_by_a_database_that_has_calls(
         make_settings, database_url, make_context, twilio_api):
     settings = make_settings(database_url)
-    clean(database_url)
+    clean(database_url, forget_deployment=True)
     ctx = make_context(settings)
     ctx.store.ensure_bucket()
     world = PrivacyWorld(settings, ctx.db, ctx.store, None, None, ctx.twilio, twilio_api, ctx)
@@ -183,7 +183,7 @@ def test_a_bucket_of_calls_without_a_marker_is_adopted_only_by_a_database_that_h
         rows = session.scalars(select(Call)).all()
         assert len(rows) == 1
 
-    clean(database_url)  # an empty database against that bucket: refused, and the bucket stays unmarked
+    clean(database_url, forget_deployment=True)  # an empty database against that bucket: refused, and the bucket stays unmarked
     with pytest.raises(DeploymentMismatch, match="knows no account or call"):
         claim_deployment(ctx.db, ctx.store)
     assert ctx.store.read_deployment_marker() is None and world.count(Deployment) == 0

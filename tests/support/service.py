@@ -19,12 +19,14 @@ from sandbox.served_app import ServedApp
 from tests.support.world import ACCOUNT
 
 
-def clean(url: str) -> None:
-    """Empty every table of the database at `url`."""
+def clean(url: str, *, forget_deployment: bool = False) -> None:
+    """Empty every table of the database at `url`. It stays the deployment it was (so an app served
+    again in one test still matches its bucket's marker) unless `forget_deployment`."""
     db = Database(url)
     with db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(text(f"DELETE FROM {table.name}"))
+            if table.name != "deployment" or forget_deployment:
+                conn.execute(text(f"DELETE FROM {table.name}"))
     db.dispose()
 
 
