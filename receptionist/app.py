@@ -58,7 +58,6 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
         yield
         # The LLM client's connections belong to the event loop that served the calls: close them on it.
         await svc.llm.aclose()
-        app.state.readiness.close()
         svc.close()
 
     app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)

@@ -128,4 +128,3 @@ def test_readiness_caches_its_answer_and_never_stacks_probes_on_a_hung_one():
         assert len(calls) == 2
     finally:
         release.set()
-        readiness.close()
