@@ -158,7 +158,8 @@ class Kill:
     slot: int
     pid: int | None
     job_id: str | None
-    recovered_at: float | None = None
+    recovered_at: float | None = None  # its call's alert went out (an idle worker: its replacement is ready)
+    resumed_at: float | None = None  # a worker took its job up again
 
     @property
     def recovery_s(self) -> float | None:
@@ -181,6 +182,7 @@ class Report:
     lost_calls: dict[str, str] = field(default_factory=dict)  # call sid → what is missing
     duplicate_calls: dict[str, str] = field(default_factory=dict)
     longest_recovery_s: float | None = None
+    longest_resume_s: float | None = None
     unrecovered_kills: int = 0
     calm_p50_s: float = float("nan")
     calm_p99_s: float = float("nan")
@@ -206,6 +208,8 @@ class Report:
             "longest recovery after kill  " + (f"{self.longest_recovery_s:.1f} s" if self.longest_recovery_s is not None
                                                else "n/a") + f" (unrecovered {self.unrecovered_kills}; worker lease "
                                                              f"{self.lease_s} s; target <= 20 s)",
+            "  of which job taken up again " + (f"{self.longest_resume_s:.1f} s" if self.longest_resume_s is not None
+                                                else "n/a") + " (the rest is the queue and the work itself)",
             f"callback -> email, calm      p50 {self.calm_p50_s:.2f} s  p99 {self.calm_p99_s:.2f} s (baseline)",
             f"callback -> email, chaos     p50 {self.chaos_p50_s:.2f} s  p99 {self.chaos_p99_s:.2f} s "
             f"(x{ratio50:.1f} / x{ratio99:.1f} the baseline)",
@@ -287,6 +291,14 @@ class WorkerSlot:
         if self.process is not None:
             self.process.stop(timeout=30)
             self.process = None
+
+
+def log_text_start(match: re.Match[str]) -> str:
+    """The asctime ("2026-12-02 05:03:45,770") at the start of the log line `match` is in (the
+    worker logs in local time: `receptionist.cli._logging`)."""
+    text, at = match.string, match.start()
+    begin = text.rfind("\n", 0, at) + 1
+    return text[begin:begin + 23]
 
 
 def wait_until(predicate, timeout: float, what: str, step: float = 0.1):
@@ -571,6 +583,19 @@ class Soak:
             missing.append("no SMS")
         return missing
 
+    def _job_starts(self) -> dict[str, list[float]]:
+        """job id → when a worker took it (epoch seconds, from every worker log's timestamps)."""
+        out: dict[str, list[float]] = {}
+        for log in sorted((self.workdir / "logs").glob("worker-*.log")):
+            for match in JOB_STARTED.finditer(log.read_text(errors="replace")):
+                line_start = log_text_start(match)
+                try:
+                    moment = datetime.strptime(line_start, "%Y-%m-%d %H:%M:%S,%f").astimezone()
+                except ValueError:
+                    continue
+                out.setdefault(match["job"], []).append(moment.timestamp())
+        return {job: sorted(times) for job, times in out.items()}
+
     def _pending_jobs(self) -> int:
         """Call jobs queued, running or waiting for a retry (-1 when Redis does not answer)."""
         from rq import Queue
@@ -647,6 +672,12 @@ class Soak:
                     kill.recovered_at = min(after)
                 elif emails.get(sid):  # its alert had gone out just before the kill: nothing to recover
                     kill.recovered_at = kill.at
+        starts = self._job_starts()
+        for kill in self.kills:
+            if kill.job_id is not None:
+                kill.resumed_at = next((t for t in starts.get(kill.job_id, []) if t > kill.at), None)
+        resumes = [k.resumed_at - k.at for k in self.kills if k.resumed_at is not None]
+        report.longest_resume_s = max(resumes) if resumes else None
         recoveries = [k.recovery_s for k in self.kills if k.recovery_s is not None]
         report.longest_recovery_s = max(recoveries) if recoveries else None
         report.unrecovered_kills = sum(1 for k in self.kills if k.recovery_s is None)
