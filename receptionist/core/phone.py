@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+
 DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 REPEATS = {"double": 2, "triple": 3}
@@ -107,3 +109,22 @@ def masked(number: str | None) -> str:
     """A phone number as logs and error messages may show it: only its last four digits."""
     digits = re.sub(r"\D", "", number or "")
     return f"***{digits[-4:]}" if len(digits) > 4 else "***"
+
+
+def national(number: str | None, home_number: str | None = None) -> str:
+    """A number as an owner reads it: the national format of its country ("(312) 555-0199") when it is
+    in the same country as `home_number` (the business's), else the international one ("+44 20 7946
+    0958"); what libphonenumber cannot parse, as given."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    home = home_number if home_number and home_number.startswith("+") else number
+    try:
+        same_country = phonenumbers.parse(home, None).country_code == parsed.country_code
+    except phonenumbers.NumberParseException:
+        same_country = True
+    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if same_country else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, fmt)
