@@ -37,7 +37,7 @@ def test_demo_command_plays_a_whole_call(tmp_path):
     assert "<Say voice=" in output and "<Start><Recording" in output and "ConversationRelay" in output
     assert "AES256" in output and "retention-days=90" in output and "training=allowed" in output
     assert "water heater" in output.lower()
-    assert "Subject: New call from +15550142367 to Rivertown Plumbing" in output
+    assert "Subject: URGENT — Maria Lopez, my water heater is leaking all over the basement" in output
     assert "receptionist-demo-" not in subprocess.run(["ls", "/tmp"], capture_output=True, text=True).stdout
 
 

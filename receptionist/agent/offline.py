@@ -294,8 +294,10 @@ class OfflineIntake:
             lowered = _plain(sentence)
             if not re.search(r"\w", sentence) or find_name(sentence) and len(sentence.split()) <= 5:
                 continue
-            if len(phone.digits_spoken(sentence).strip("+")) >= 7:
-                continue
+            contact = CONTACT.search(sentence)
+            if len(phone.digits_spoken(sentence).strip("+")) >= 7 \
+                    or contact and len(sentence[:contact.start()].split()) <= 2:
+                continue  # "I live in Springfield", "call me at …": details, not what they need
             is_question = sentence.endswith("?") or _QUESTION_START.match(lowered)
             if is_question and answered:
                 continue  # a question answered from the profile is not what they need done

@@ -345,7 +345,7 @@ _URGENT_TAIL = re.compile(r"[,;.]?\s*(?:and\s+)?(?:it's|it is|this is)\s+(?:an?\
 def short_reason(reason: str | None, limit: int = 60) -> str:
     """The reason as an alert's headline says it: "There is water coming through my ceiling right now,
     it's an emergency." → "water coming through my ceiling" (the urgency is said on its own)."""
-    text = (reason or "").strip().rstrip(".!")
+    text = SENTENCE.split((reason or "").strip())[0].rstrip(".!")  # its first sentence
     text = _URGENT_TAIL.sub("", _THERE_IS.sub("", text)).strip(" ,;.")
     if not text:
         return ""

@@ -11,7 +11,13 @@ import json
 from functools import cache
 from importlib.resources import files
 
-from jinja2 import Environment, FunctionLoader, StrictUndefined, TemplateNotFound
+from jinja2 import (
+    Environment,
+    FunctionLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
 
 PACKAGE = "prompts"
 
@@ -40,7 +46,8 @@ class Templates:
             loader=FunctionLoader(_load),
             undefined=StrictUndefined,
             keep_trailing_newline=False,
-            autoescape=False,  # plain text for phones, email and models, never HTML
+            # Plain text for phones, email and models; the one HTML file (the email's HTML part) is escaped.
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         )
         self._macros: dict[str, Macros] = {}
         self._data: dict[str, object] = {}

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from receptionist.calls.lead import short_reason
+from receptionist.core import phone
 from receptionist.core.db import Database
 from receptionist.core.models import Call, Delivery, utcnow
 from receptionist.core.phone import masked
@@ -34,10 +36,12 @@ from receptionist.core.templates import Templates
 from receptionist.notify import consent
 from receptionist.notify.mailer import Mailer, is_transient_smtp
 from receptionist.notify.outbound import SmsFence
+from receptionist.notify.segments import segments
 
 log = logging.getLogger(__name__)
 
-SMS_LIMIT = 320  # two segments: an alert should fit on a lock screen
+SMS_SEGMENTS = 2  # an alert should fit on a lock screen: 306 GSM-7 characters (notify.segments)
+ALERT_LINES = "alert_lines.txt"
 DONE = ("sent", "failed", "suppressed")
 
 
@@ -119,18 +123,34 @@ class OwnerAlerts:
         # The dashboard's call page: a phone opens it in the browser, where the owner signs in once.
         return f"{self.config.public_url}/calls/{call.call_sid}"
 
-    def _values(self, call: Call) -> dict:
-        account = call.account
+    def _lead_values(self, call: Call) -> dict:
+        """What an alert leads with: the urgency, the caller's name (else their number as the owner reads
+        it), the reason in a few words, and the number to call back (E.164 for the link, national to read)."""
         lead = call.lead or {}
+        callback = lead.get("callback_number") or (call.from_number if phone.is_e164(call.from_number) else None)
+        one_line = lambda value: " ".join(str(value or "").split())  # noqa: E731 (a header carries one line)
         return dict(
-            call=call,
-            business_name=account.name,
+            lines=self.templates.macros(ALERT_LINES),
+            business_name=call.account.name,
             missed=call.outcome == "missed",
+            lead=lead,
+            urgency=lead.get("urgency"),
+            caller_name=one_line(lead.get("name")),
+            caller=phone.shown(call.from_number, call.to_number),
+            reason=one_line(short_reason(lead.get("reason"))),
+            address=one_line(lead.get("address")),
+            callback=callback,
+            callback_national=phone.shown(callback, call.to_number),
+            call_url=self.call_url(call),
+        )
+
+    def _values(self, call: Call) -> dict:
+        return dict(
+            self._lead_values(call),
+            call=call,
             transcript=call.transcript or [],
             conversation=call.conversation or [],
-            lead=lead,
-            started_local=local_time(call.started_at, account.timezone),
-            call_url=self.call_url(call),
+            started_local=local_time(call.started_at, call.account.timezone),
         )
 
     # -- email ---------------------------------------------------------------------------------
@@ -143,29 +163,39 @@ class OwnerAlerts:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = message_id(call.call_sid, "email", recipient)
         message.set_content(self.templates.render("email_alert.txt", **values) + "\n")
+        message.add_alternative(self.templates.render("email_alert.html", **values) + "\n", subtype="html")
         return message
 
     # -- sms -----------------------------------------------------------------------------------
     def compose_sms(self, call: Call) -> str:
-        account = call.account
+        """The text: urgency, name, reason, the number to call back and the call's page, in at most
+        `SMS_SEGMENTS` segments when it can be; what gives way first is the summary, then the
+        business and time, the address, then the reason (never the urgency, name, number or link)."""
+        values = self._lead_values(call)
         lead = call.lead or {}
-        text = self.templates.render(
-            "sms_alert.txt",
-            business_name=account.name,
-            missed=call.outcome == "missed",
-            caller=call.from_number,
-            time_local=local_time(call.started_at, account.timezone, "%a %H:%M"),
-            summary=(call.summary or "").strip(),
-            callback=lead.get("callback_number"),
-            call_url=self.call_url(call),
-        )
-        if len(text) > SMS_LIMIT:  # shorten the summary, never the link or the callback number
-            overflow = len(text) - SMS_LIMIT + 1
-            summary = (call.summary or "")[: max(0, len(call.summary or "") - overflow)].rstrip() + "…"
-            text = self.templates.render(
-                "sms_alert.txt", business_name=account.name, missed=call.outcome == "missed",
-                caller=call.from_number, time_local=local_time(call.started_at, account.timezone, "%a %H:%M"),
-                summary=summary, callback=lead.get("callback_number"), call_url=self.call_url(call))
+        # The summary goes along when it says more than the headline: an LLM's, not the extractive one
+        # that quotes the reason again (prompts/summary_extractive.txt).
+        summary = " ".join((call.summary or "").split())
+        reason = " ".join((lead.get("reason") or "").split()).rstrip(".!")
+        if reason and f'"{reason}' in summary:
+            summary = ""
+        one_line_reason = values["reason"]
+        short = " ".join(short_reason(lead.get("reason"), limit=40).split())
+        variants = [
+            dict(summary=summary, with_business=True, reason=one_line_reason),
+            dict(summary="", with_business=True, reason=one_line_reason),
+            dict(summary="", with_business=False, reason=one_line_reason),
+            dict(summary="", with_business=False, reason=short),
+            dict(summary="", with_business=False, reason=short, address=""),
+            dict(summary="", with_business=False, reason="", address=""),
+        ]
+        time_local = local_time(call.started_at, call.account.timezone, "%a %H:%M")
+        text = ""
+        for variant in variants:
+            text = " ".join(self.templates.render("sms_alert.txt", **{**values, "time_local": time_local,
+                                                                        **variant}).split())
+            if segments(text) <= SMS_SEGMENTS:
+                break
         return text
 
     # -- sending -------------------------------------------------------------------------------

@@ -71,18 +71,21 @@ def test_owner_gets_one_sms_and_one_email_with_the_right_content(alerting, twili
 
     [text] = texts_to(twilio_api, OWNER_MOBILE)[before:]
     assert text.from_ == ALERTS_FROM
-    assert text.body.startswith("New call for Acme Plumbing from " + CALLER_NUMBER)
-    assert "water heater" in text.body.lower()  # the summary
-    assert f"Call back: {CALLER_NUMBER}" in text.body
+    # What matters first: the urgency, who called (no name was given: the number), what for.
+    assert text.body.startswith("URGENT - (555) 014-2367, my water heater is leaking"), text.body
+    assert f"Call back: {CALLER_NUMBER}." in text.body and "Springfield." in text.body
     assert text.body.endswith(f"{service.settings.public_url}/calls/{call.call_sid}")  # the dashboard's call page
     assert "recording" not in text.body.lower() and ".wav" not in text.body
-    assert len(text.body) <= 320
+    assert len(text.body) <= 306 and text.body.isascii()  # two GSM-7 segments
 
     [email] = smtp.wait_for(1)
     body = email.text()
     assert email.rcpt_tos == (OWNER_EMAIL,)
 
-    assert "Summary" in body and "Lead" in body and f"Call back: {CALLER_NUMBER}" in body
+    assert email.subject.startswith("URGENT — (555) 014-2367, my water heater is leaking")
+    assert "Call back: (555) 014-2367  <tel:+15550142367>" in body  # read in the national format, dialled by E.164
+    assert '<a href="tel:+15550142367"' in email.message.get_body(("html",)).get_content()
+    assert "Summary" in body and "Lead" in body
     assert "Caller:" in body and "Receptionist:" in body
 
     detail = service.call(call.call_sid)

@@ -44,7 +44,7 @@ def test_extraction_from_a_conversation():
     assert lead.callback_number == "+13125550199"
     assert lead.address == "1200 Lake Shore Drive, Chicago"
     assert "flooding" in lead.reason and lead.urgency == "emergency"
-    assert result.summary.startswith('Maria Lopez: "Our basement is flooding')
+    assert result.summary.startswith('Emergency. Maria Lopez: "Our basement is flooding')  # the urgency first
     assert "+13125550199" in result.summary
 
 
@@ -81,7 +81,7 @@ def test_extraction_from_real_speech(transcriber, tmp_path):
     assert "water heater" in lead.reason.lower() and "leak" in lead.reason.lower(), segments
     assert lead.urgency == "high"
     assert lead.callback_number == CALLER_ID  # nothing stated: the caller ID
-    assert result.summary.startswith('John Carter: "My water heater')
+    assert result.summary.startswith('Urgent. John Carter: "My water heater')
 
 
 def test_an_appointment_captured_live_keeps_every_field():
