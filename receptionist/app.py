@@ -13,6 +13,7 @@ from receptionist import __version__, dashboard, telephony
 from receptionist.api.routes import accounts, calls, ops, privacy
 from receptionist.core.logs import install_log_scrubbing
 from receptionist.settings import Settings
+from receptionist.web.docs import install_docs
 from receptionist.web.errors import install_error_handlers
 from receptionist.web.metrics import Metrics, MetricsMiddleware
 from receptionist.web.services import AppServices
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
         await svc.llm.aclose()
         svc.close()
 
-    app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # Swagger UI from files shipped with the product, not a CDN
     app.state.services = svc
     app.state.metrics = Metrics(svc)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

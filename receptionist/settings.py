@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     sms_daily_cap: int = Field(200, ge=0, validation_alias=_env("RECEPTIONIST_SMS_DAILY_CAP"))
 
     admin_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ADMIN_TOKEN"))
+    # The bearer token Prometheus sends to scrape /metrics; unset means /metrics answers 404 to everyone.
+    metrics_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_METRICS_TOKEN"))
     # Signs the dashboard's session cookies; unset means a random key per process, so sessions
     # end at every restart and do not carry across `serve --workers N` processes.
     session_secret: str | None = Field(None, validation_alias=_env("RECEPTIONIST_SESSION_SECRET"))

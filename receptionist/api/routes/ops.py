@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from receptionist import __version__
 from receptionist.web.deps import services
+from receptionist.web.metrics import authorize_scrape
 
 router = APIRouter(tags=["ops"])
 
@@ -36,6 +37,7 @@ def _db_ping(svc) -> None:
         connection.execute(text("SELECT 1"))
 
 
-@router.get("/metrics")
-def metrics(request: Request):
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request, svc=Depends(services)):
+    authorize_scrape(svc.settings.metrics_token, request.headers.get("authorization"))
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
