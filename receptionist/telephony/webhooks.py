@@ -36,8 +36,12 @@ async def signed_form(request: Request, svc: AppServices = Depends(services)) ->
         raise ApiError(400, f"unreadable form body: {exc}") from exc
     params = {key: value for key, value in form.items() if isinstance(value, str)}
     signature = request.headers.get("x-twilio-signature")
-    if not request.app.state.twilio_signatures.is_valid(request.url.path, request.url.query, params, signature):
-        log.warning("rejected %s: bad or missing Twilio signature", request.url.path)
+    checker = request.app.state.twilio_signatures
+    if not checker.is_valid(request.url.path, request.url.query, params, signature):
+        # The URL the signature was checked against is what an operator behind a proxy needs to see
+        # (Twilio signs the URL it was given); the signature and the token never reach a log.
+        log.warning("rejected %s: %s Twilio signature for %s", request.url.path,
+                    "a bad" if signature else "no", checker.url_for(request.url.path, request.url.query))
         raise ApiError(403, "invalid Twilio signature")
     return params
 
