@@ -6,9 +6,11 @@ Names are the deployment's public contract (`.env.example`, the README); several
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -39,8 +41,22 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+# The file of settings a process reads besides its environment (whose variables win): `./.env` unless
+# this variable names another, as `receptionist --env-file PATH` does for itself and what it starts.
+ENV_FILE_VARIABLE = "RECEPTIONIST_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+
+
+def env_file() -> str:
+    return os.environ.get(ENV_FILE_VARIABLE) or DEFAULT_ENV_FILE
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=DEFAULT_ENV_FILE, extra="ignore", populate_by_name=True)
+
+    def __init__(self, **values):
+        values.setdefault("_env_file", env_file())
+        super().__init__(**values)
 
     database_url: str = Field("sqlite:///receptionist.db", validation_alias=_env("RECEPTIONIST_DATABASE_URL"))
     # Connections per process; the web app runs at most this many sync route handlers at once.
@@ -152,6 +168,14 @@ class Settings(BaseSettings):
                              "(use ISO 3166 codes such as US,CA)")
         return ",".join(dict.fromkeys(codes))
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        # Heroku-style and many hosting panels hand out postgres://, which SQLAlchemy no longer reads.
+        if value.startswith("postgres://"):
+            return "postgresql://" + value.removeprefix("postgres://")
+        return value
+
     @field_validator("public_url", "twilio_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -169,6 +193,8 @@ class Settings(BaseSettings):
             return self
         if url.startswith("http://") and self.allow_plain_http:
             return self
+        if url.startswith("https://") and not urlsplit(url).hostname:
+            raise ValueError(f"RECEPTIONIST_PUBLIC_URL must be an absolute https:// address with a host name, not {url!r}")
         if not url.startswith("https://"):
             raise ValueError(
                 f"RECEPTIONIST_PUBLIC_URL must be the https:// address Twilio calls, not {url!r}: ConversationRelay "

@@ -49,7 +49,7 @@ def _account(session, account_id: str) -> Account:
 
 @contextmanager
 def _services() -> Iterator[Common]:
-    with command_services(Settings()) as svc:
+    with command_services(Settings.load()) as svc:
         svc.db.migrate()
         yield svc
 
