@@ -106,8 +106,12 @@ def check_placeholders(settings: Settings, _skip: set[str]) -> Iterable[Finding]
     found = placeholders(settings)
     for name in found:
         value = "" if name in SECRETS else f" ({_safe_url(getattr(settings, name))})"
+        # `change-me` and `AC...` can never work (and a published secret is no secret): serve and
+        # worker refuse them. An address under example.com is refused by doctor, and only warned
+        # about at start: the service itself runs (as behind a test's or a local proxy's address).
+        fatal = any(mark in getattr(settings, name) for mark in PLACEHOLDER_MARKS)
         yield _finding("placeholder", FAIL, f"{ENV_NAMES[name]} is still the example value{value}",
-                       f"set it to {WHAT_TO_SET.get(name, 'your own value')}", fatal=True, names=[name])
+                       f"set it to {WHAT_TO_SET.get(name, 'your own value')}", fatal=fatal, names=[name])
     if not found:
         yield _finding("placeholder", OK, "no setting holds an example value")
 

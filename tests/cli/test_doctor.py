@@ -237,3 +237,18 @@ def test_env_file_is_read_from_where_it_is_wherever_the_command_runs(clean_env, 
     assert not (elsewhere / "receptionist.db").exists()
     missing = run("accounts", "list", "--env-file", str(elsewhere / "nope.env"))
     assert missing.exit_code == 1 and "no such file" in str(missing.exception)
+
+
+def test_an_example_address_is_a_doctor_failure_and_a_start_up_warning(ready):
+    """`change-me` and `AC...` refuse the start; an example.com address is refused by doctor and only
+    warned about at start (the service runs; Twilio just cannot reach it)."""
+    from receptionist.cli.doctor import check_before_start
+
+    example = ready.model_copy(update={"public_url": "https://receptionist.example.com"})
+    warnings: list[str] = []
+    check_before_start("serve", example, debug=False, warn=warnings.append)
+    assert any("RECEPTIONIST_PUBLIC_URL is still the example value" in w for w in warnings), warnings
+    assert run("doctor", settings=example).exit_code == 1
+    with pytest.raises(SystemExit, match="TWILIO_AUTH_TOKEN is still the example value"):
+        check_before_start("serve", example.model_copy(update={"twilio_auth_token": "change-me"}), debug=False,
+                           warn=warnings.append)
