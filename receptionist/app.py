@@ -15,6 +15,7 @@ from receptionist.core.logs import install_log_scrubbing
 from receptionist.privacy.deployment import claim_deployment
 from receptionist.settings import Settings
 from receptionist.web.body_limits import BodyLimits
+from receptionist.web.docs import install_docs
 from receptionist.web.errors import install_error_handlers
 from receptionist.web.lanes import Lanes, thread_tokens
 from receptionist.web.metrics import Metrics, MetricsMiddleware
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
         await svc.llm.aclose()
         svc.close()
 
-    app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="AI receptionist", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # Swagger UI from files shipped with the product, not a CDN
     app.state.services = svc
     app.state.metrics = Metrics(svc)
     app.state.readiness = Readiness(ops.probes(svc))

@@ -6,9 +6,11 @@ Names are the deployment's public contract (`.env.example`, the README); several
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -43,8 +45,22 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+# The file of settings a process reads besides its environment (whose variables win): `./.env` unless
+# this variable names another, as `receptionist --env-file PATH` does for itself and what it starts.
+ENV_FILE_VARIABLE = "RECEPTIONIST_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+
+
+def env_file() -> str:
+    return os.environ.get(ENV_FILE_VARIABLE) or DEFAULT_ENV_FILE
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=DEFAULT_ENV_FILE, extra="ignore", populate_by_name=True)
+
+    def __init__(self, **values):
+        values.setdefault("_env_file", env_file())
+        super().__init__(**values)
 
     database_url: str = Field("sqlite:///receptionist.db", validation_alias=_env("RECEPTIONIST_DATABASE_URL"))
     # The web process's lanes (receptionist.web.lanes), each with its threads and database connections:
@@ -113,6 +129,8 @@ class Settings(BaseSettings):
     sms_daily_cap: int = Field(200, ge=0, validation_alias=_env("RECEPTIONIST_SMS_DAILY_CAP"))
 
     admin_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ADMIN_TOKEN"))
+    # The bearer token Prometheus sends to scrape /metrics; unset means /metrics answers 404 to everyone.
+    metrics_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_METRICS_TOKEN"))
     # Signs the dashboard's session cookies; unset means a random key per process, so sessions
     # end at every restart and do not carry across `serve --workers N` processes.
     session_secret: str | None = Field(None, validation_alias=_env("RECEPTIONIST_SESSION_SECRET"))
@@ -170,6 +188,14 @@ class Settings(BaseSettings):
                              "(use ISO 3166 codes such as US,CA)")
         return ",".join(dict.fromkeys(codes))
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        # Heroku-style and many hosting panels hand out postgres://, which SQLAlchemy no longer reads.
+        if value.startswith("postgres://"):
+            return "postgresql://" + value.removeprefix("postgres://")
+        return value
+
     @field_validator("public_url", "twilio_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -187,6 +213,8 @@ class Settings(BaseSettings):
             return self
         if url.startswith("http://") and self.allow_plain_http:
             return self
+        if url.startswith("https://") and not urlsplit(url).hostname:
+            raise ValueError(f"RECEPTIONIST_PUBLIC_URL must be an absolute https:// address with a host name, not {url!r}")
         if not url.startswith("https://"):
             raise ValueError(
                 f"RECEPTIONIST_PUBLIC_URL must be the https:// address Twilio calls, not {url!r}: ConversationRelay "

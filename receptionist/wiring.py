@@ -75,12 +75,28 @@ def build_twilio(settings: Settings, retry_window_s: float) -> TwilioRest | None
                       retry_window_s)
 
 
+def build_database(settings: Settings, pool_size: int) -> Database:
+    return Database(settings.database_url, pool_size)
+
+
+def build_queue(settings: Settings) -> JobQueue:
+    return JobQueue.from_url(settings.redis_url, settings.queue_name, settings.job_timeout_s)
+
+
+def build_store(settings: Settings) -> ObjectStore:
+    return ObjectStore.from_settings(settings)
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    return Mailer(settings.smtp_url, ca_file=settings.smtp_ca_bundle)
+
+
 def build_common(settings: Settings, *, db_pool_size: int, twilio_retry_s: float) -> Common:
     return Common(
         settings=settings,
-        db=Database(settings.database_url, db_pool_size),
-        queue=JobQueue.from_url(settings.redis_url, settings.queue_name, settings.job_timeout_s),
-        store=ObjectStore.from_settings(settings),
+        db=build_database(settings, db_pool_size),
+        queue=build_queue(settings),
+        store=build_store(settings),
         twilio=build_twilio(settings, min(settings.step_retry_window_s, twilio_retry_s)),
         llm=LlmClients(settings),
         templates=Templates(),
@@ -121,7 +137,7 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
                                                settings.whisper_beam_size, settings.whisper_threads),
         templates=common.templates,
         sms_fence=sms_fence,
-        alerts=OwnerAlerts(common.db, Mailer(settings.smtp_url, ca_file=settings.smtp_ca_bundle), common.twilio,
+        alerts=OwnerAlerts(common.db, build_mailer(settings), common.twilio,
                            common.templates, AlertSettings(
                                from_email=settings.alert_from_email, from_number=settings.alert_from_number,
                                public_url=settings.public_url, retry_window_s=settings.step_retry_window_s),

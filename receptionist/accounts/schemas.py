@@ -173,6 +173,13 @@ class UserCreate(BaseModel):
     expires_at: AwareDatetime | None = Field(None, description="when the token stops working (none: never)")
 
 
+class AdminCreate(BaseModel):
+    """A deployment admin, as `receptionist accounts create-admin` takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+
+
 class TokenRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     expires_at: AwareDatetime | None = Field(None, description="when the new token stops working (none: never)")

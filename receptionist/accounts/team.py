@@ -35,9 +35,23 @@ def add_user(db: Session, who: Principal, account: Account, *, email: str, role:
     _manage(who, account)
     if account.status != "active":
         raise Conflict("the account is closed")
+    taken = db.scalar(select(User.role).where(User.account_id == account.id,
+                                              func.lower(User.email) == email.lower()))
+    if taken is not None:
+        raise Conflict(f"{email} is already a user of this account ({taken}): rotate their token instead")
     user, token = auth.create_user(db, email=email, role=role, account_id=account.id, expires_at=expires_at)
     audit.record(db, who.actor, "user.create", account_id=account.id, user=user.id, email=user.email, role=user.role,
                  expires_at=expires_at.isoformat() if expires_at else None)
+    return user, token
+
+
+def add_admin(db: Session, who: Principal, *, email: str) -> tuple[User, str]:
+    """A deployment admin (made from the server's shell: `receptionist accounts create-admin`)."""
+    auth.require_role(who, "admin")
+    if db.scalar(select(User.id).where(User.account_id.is_(None), func.lower(User.email) == email.lower())):
+        raise Conflict(f"{email} is already an admin: rotate their token instead")
+    user, token = auth.create_user(db, email=email, role="admin", account_id=None)
+    audit.record(db, who.actor, "user.create", user=user.id, email=user.email, role=user.role)
     return user, token
 
 

@@ -10,6 +10,7 @@ import typer
 
 from receptionist.cli import accounts as account_cli
 from receptionist.cli import privacy as privacy_cli
+from receptionist.cli.options import DEBUG, with_env_file
 
 app = typer.Typer(help="AI receptionist call pipeline.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -37,23 +38,28 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", help="uvicorn worker processes."),
+    debug: bool = DEBUG,
 ):
-    """Serve the Twilio webhooks, the relay and the API."""
+    """Serve the Twilio webhooks, the relay and the API (after the start-up checks of `doctor`)."""
     import uvicorn
 
+    from receptionist.cli.doctor import check_before_start
     from receptionist.settings import Settings
 
     settings = Settings.load()
     settings.require("public_url")  # before uvicorn: a misconfiguration is one clear line
     _logging()
+    check_before_start("serve", settings, debug=debug, warn=logging.getLogger("receptionist.serve").warning)
     _claim_deployment(settings)  # so is a database that is not the bucket's (checked again by each process)
     uvicorn.run("receptionist.app:create_server_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info", access_log=False)
 
 
 @app.command()
-def worker(burst: bool = typer.Option(False, "--burst", help="Process what is queued, then exit.")):
-    """Run the transcription worker (loads the Whisper model once for all jobs)."""
+def worker(burst: bool = typer.Option(False, "--burst", help="Process what is queued, then exit."),
+           debug: bool = DEBUG):
+    """Run the transcription worker (loads the Whisper model once for all jobs; after the start-up checks)."""
+    from receptionist.cli.doctor import check_before_start
     from receptionist.settings import Settings
     from workers.worker import serve_worker
 
@@ -61,6 +67,7 @@ def worker(burst: bool = typer.Option(False, "--burst", help="Process what is qu
     settings = Settings.load()
     # Recordings are downloaded with the Twilio credentials; alerts link to the call's page.
     settings.require("twilio_account_sid", "twilio_auth_token", "public_url")
+    check_before_start("worker", settings, debug=debug, warn=logging.getLogger("receptionist.worker").warning)
     serve_worker(settings, burst=burst)
 
 
@@ -76,6 +83,12 @@ def _claim_deployment(settings) -> None:
         except DeploymentMismatch as exc:
             typer.secho(exc.message, fg="red", err=True)
             raise typer.Exit(2) from None
+@app.command("doctor")
+def doctor(debug: bool = DEBUG):
+    """Check the configuration and every outside system it names; one line per check, exit 1 on a problem."""
+    from receptionist.cli.doctor import doctor as run_doctor
+
+    raise typer.Exit(run_doctor(debug))
 
 
 @db_app.command("upgrade")
@@ -84,7 +97,7 @@ def db_upgrade():
     from receptionist.core.db import Database
     from receptionist.settings import Settings
 
-    db = Database(Settings().database_url, pool_size=1)
+    db = Database(Settings.load().database_url, pool_size=1)
     try:
         db.migrate()
         typer.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
@@ -109,6 +122,10 @@ def demo(
                     fg="red", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(run_demo(keep=keep))
+
+
+# Every command, whoever adds it, takes --env-file (receptionist.cli.options).
+with_env_file(app)
 
 
 def main() -> None:

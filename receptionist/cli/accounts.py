@@ -14,10 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from receptionist.accounts import auth, team
 from receptionist.accounts import service as accounts
+from receptionist.accounts import team
 from receptionist.accounts.auth import Principal
-from receptionist.accounts.schemas import AccountCreate, AccountUpdate, UserCreate
+from receptionist.accounts.schemas import (
+    AccountCreate,
+    AccountUpdate,
+    AdminCreate,
+    UserCreate,
+)
 from receptionist.core.errors import DomainError, NotFound
 from receptionist.core.models import Account, utcnow
 from receptionist.settings import Settings
@@ -27,6 +32,8 @@ app = typer.Typer(help="Accounts and their users.", no_args_is_help=True)
 # Whoever has a shell on the server is the deployment's operator: an admin, audited as "cli".
 CLI = Principal(actor="cli", role="admin", account_id=None)
 EXPIRES = typer.Option(None, "--expires-in-days", min=1, max=3650, help="The token stops working after this many days.")
+NATURAL_WIDTH = 1000  # wide enough for any row: the table is as wide as its content, never cropped
+AS_JSON = typer.Option(False, "--json", help="Print JSON (one object per row, full values) instead of a table.")
 
 
 def _expiry(days: int | None):
@@ -42,7 +49,7 @@ def _account(session, account_id: str) -> Account:
 
 @contextmanager
 def _services() -> Iterator[Common]:
-    with command_services(Settings()) as svc:
+    with command_services(Settings.load()) as svc:
         svc.db.migrate()
         yield svc
 
@@ -79,17 +86,37 @@ def create(json_text: str = typer.Option(None, "--json", help="The account, as t
             _fail(exc)
 
 
+def _print(rows: list[dict], as_json: bool) -> None:
+    """Rows as JSON, or as a table at its natural width: no value is cut to fit the terminal (the id
+    is what the other commands take), a line longer than the terminal wraps there."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("(none)")
+        return
+    table = Table(*rows[0])
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row.values()))
+    Console(width=NATURAL_WIDTH).print(table)
+
+
+def _cell(value) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
 @app.command("list")
-def list_accounts():
-    """List accounts."""
+def list_accounts(as_json: bool = AS_JSON):
+    """List accounts, with their full ids (the ID the other commands take)."""
     with _services() as svc:
-        db = svc.db
-        table = Table("id", "name", "numbers", "status", "retention", "training")
-        with db.session() as session:
-            for account in session.scalars(select(Account).order_by(Account.created_at)):
-                table.add_row(account.id, account.name, " ".join(account.phone_numbers), account.status,
-                              f"{account.retention_days} d", "opted out" if account.training_opt_out else "allowed")
-        Console().print(table)
+        with svc.db.session() as session:
+            rows = [{"id": account.id, "name": account.name, "phone_numbers": list(account.phone_numbers),
+                     "status": account.status, "retention_days": account.retention_days,
+                     "training": "opted out" if account.training_opt_out else "allowed"}
+                    for account in session.scalars(select(Account).order_by(Account.created_at))]
+    _print(rows, as_json)
 
 
 @app.command("update")
@@ -125,18 +152,18 @@ def add_user(account_id: str, email: str, role: str = typer.Option("owner", help
 
 
 @app.command("users")
-def list_users(account_id: str):
-    """List an account's users (their tokens are never shown again: rotate one to get a new one)."""
+def list_users(account_id: str, as_json: bool = AS_JSON):
+    """List an account's users, with full ids (their tokens are never shown again: rotate one to get a new one)."""
     with _services() as svc:
         try:
             with svc.db.session() as session:
-                table = Table("id", "email", "role", "created", "token expires")
-                for user in team.list_users(session, CLI, _account(session, account_id)):
-                    table.add_row(user.id, user.email, user.role, f"{user.created_at:%Y-%m-%d}",
-                                  f"{user.token_expires_at:%Y-%m-%d %H:%M} UTC" if user.token_expires_at else "never")
-            Console().print(table)
+                rows = [{"id": user.id, "email": user.email, "role": user.role,
+                         "created_at": user.created_at.isoformat(),
+                         "token_expires_at": user.token_expires_at.isoformat() if user.token_expires_at else None}
+                        for user in team.list_users(session, CLI, _account(session, account_id))]
         except DomainError as exc:
             _fail(exc)
+    _print(rows, as_json)
 
 
 @app.command("remove-user")
@@ -168,7 +195,10 @@ def rotate_token(account_id: str, user_id: str, expires_in_days: int = EXPIRES):
 def create_admin(email: str):
     """Create a deployment admin and print their token (shown once)."""
     with _services() as svc:
-        db = svc.db
-        with db.session() as session:
-            _user, token = auth.create_user(session, email=email, role="admin", account_id=None)
-            typer.echo(token)
+        try:
+            body = AdminCreate.model_validate({"email": email})
+            with svc.db.session() as session:
+                _user, token = team.add_admin(session, CLI, email=body.email)
+                typer.echo(token)
+        except (ValidationError, DomainError) as exc:
+            _fail(exc)

@@ -30,7 +30,7 @@ INCOMPLETE = 3
 def _settings():
     from receptionist.settings import Settings
 
-    return Settings()
+    return Settings.load()
 
 
 def _progress() -> Progress:

@@ -62,18 +62,38 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    def schema_revisions(self) -> tuple[str | None, str]:
+        """The schema's Alembic revision in this database (None: never migrated) and the newest one."""
+        return schema_revisions(self.engine)
+
     def dispose(self) -> None:
         self.engine.dispose()
         self.hot_engine.dispose()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent)."""
-    from alembic import command
+def _alembic_config():
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic import command
+
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -34,7 +34,7 @@ class Mailer:
         self.timeout_s = timeout_s
         self.ca_file = ca_file  # extra CA to trust (a private mail relay); the system's CAs otherwise
 
-    def send(self, message: EmailMessage) -> None:
+    def _open(self) -> smtplib.SMTP:
         # Certificates and host names are checked (create_default_context): a server that cannot
         # prove who it is gets no password and no mail.
         context = ssl.create_default_context(cafile=self.ca_file)
@@ -42,11 +42,26 @@ class Mailer:
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
-        with smtp:
+        try:
             if self.scheme == "smtp+starttls":
                 smtp.starttls(context=context)
             if self.username:
                 smtp.login(self.username, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def check(self) -> str:
+        """Connect, do the TLS the URL asks for and log in, sending nothing (`receptionist doctor`)."""
+        with self._open() as smtp:
+            smtp.noop()
+        tls = {"smtps": "TLS", "smtp+starttls": "STARTTLS", "smtp": "no TLS"}[self.scheme]
+        login = f"logged in as {self.username}" if self.username else "no login configured"
+        return f"{self.host}:{self.port} ({tls}), {login}"
+
+    def send(self, message: EmailMessage) -> None:
+        with self._open() as smtp:
             try:
                 smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as exc:

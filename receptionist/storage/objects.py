@@ -19,8 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from receptionist.core.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from receptionist.settings import Settings
 from receptionist.storage.client import make_s3_client
 from receptionist.storage.encryption import Encryption
@@ -339,6 +346,33 @@ class ObjectStore:
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+    @property
+    def where(self) -> str:
+        """The bucket and the endpoint it was asked at, for a message an operator can act on."""
+        return f"bucket {self.bucket} at {self.client.meta.endpoint_url}"
+
+    def probe(self) -> None:
+        """HeadBucket, told in the product's terms with the bucket and the endpoint named: `NotFound`
+        (no such bucket), `Forbidden` (the credentials or a policy refuse it), `Unauthenticated` (no
+        credentials at all), `Invalid` (another region's bucket, a bad request), `Unavailable`."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            code = exc.response.get("Error", {}).get("Code", "")
+            said = f"{self.where} answered {status} {code}".rstrip()
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise NotFound(f"{self.where} does not exist") from None
+            if status in (401, 403):
+                raise Forbidden(f"{said}: these credentials may not use this bucket") from None
+            if status in (301, 307, 400):
+                raise Invalid(f"{said}: the bucket is probably in another region than AWS_REGION") from None
+            raise Unavailable(said) from None
+        except NoCredentialsError:
+            raise Unauthenticated(f"no S3 credentials for {self.where}") from None
+        except (BotoCoreError, OSError) as exc:
+            raise Unavailable(f"cannot reach {self.where}: {exc}") from None
 
 
 def transcript_document(call_sid: str, account_id: str, segments: list[dict], created_at: datetime) -> dict:

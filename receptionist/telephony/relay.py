@@ -199,7 +199,7 @@ async def _receive_json(websocket: WebSocket) -> dict | None:
 async def relay(websocket: WebSocket) -> None:
     svc: AppServices = websocket.app.state.services
     if not _signature_ok(websocket, svc):
-        log.warning("relay refused: bad Twilio signature")
+        log.warning("relay refused: a bad or missing Twilio signature for %s", svc.settings.relay_url)
         await _deny(websocket, "invalid Twilio signature")
         return
     try:

@@ -8,12 +8,14 @@ httpx because the `twilio` client decodes bodies as text.
 from __future__ import annotations
 
 from pathlib import Path
+import json
 
 import httpx
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from receptionist.core.errors import Unauthenticated, Unavailable
 from receptionist.core.phone import masked
 from receptionist.core.ports import (
     LookupUnavailable,
@@ -136,6 +138,33 @@ class TwilioRest:
             raise LookupUnavailable(f"Twilio refused the look-up (HTTP {exc.status}, code {exc.code})") from None
         except TwilioException as exc:
             raise LookupUnavailable(f"Twilio refused the look-up ({exc.args[0]})") from None
+
+    def check_credentials(self) -> str:
+        """One authenticated read (the account's first IncomingPhoneNumber), to prove the SID and token.
+
+        Twilio answers 401 (code 20003, https://www.twilio.com/docs/usage/twilios-response) to credentials
+        it does not know: `Unauthenticated`. Anything else that fails (unreachable, 5xx) is `Unavailable`.
+        """
+        try:
+            numbers = self.client.incoming_phone_numbers.list(limit=1)
+        except TwilioRestException as exc:
+            status, code = exc.status, exc.code
+        except TwilioException as exc:  # a list's page that would not load carries the response
+            response = exc.args[1] if len(exc.args) > 1 else None
+            status = getattr(response, "status_code", 0)
+            try:
+                code = json.loads(getattr(response, "text", "") or "{}").get("code")
+            except ValueError:
+                code = None
+        except Exception as exc:  # the HTTP client's own errors: DNS, refused connection, TLS, timeout
+            raise Unavailable(f"cannot reach {self.api_url}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        else:
+            owned = "owns at least one phone number" if numbers else "owns no phone number yet"
+            return f"{self.api_url} accepted the credentials of {self.account_sid}, which {owned}"
+        if status in (401, 403):
+            raise Unauthenticated(f"{self.api_url} refused the credentials of {self.account_sid} "
+                                  f"(HTTP {status}, code {code})")
+        raise Unavailable(f"{self.api_url} answered HTTP {status} (code {code})")
 
     def close(self) -> None:
         self._http.close()

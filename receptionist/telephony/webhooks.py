@@ -32,8 +32,12 @@ async def signed_form(request: Request) -> dict[str, str]:
     body = await request.body()
     params = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     signature = request.headers.get("x-twilio-signature")
-    if not request.app.state.twilio_signatures.is_valid(request.url.path, request.url.query, params, signature):
-        log.warning("rejected %s: bad or missing Twilio signature", request.url.path)
+    checker = request.app.state.twilio_signatures
+    if not checker.is_valid(request.url.path, request.url.query, params, signature):
+        # The URL the signature was checked against is what an operator behind a proxy needs to see
+        # (Twilio signs the URL it was given); the signature and the token never reach a log.
+        log.warning("rejected %s: %s Twilio signature for %s", request.url.path,
+                    "a bad" if signature else "no", checker.url_for(request.url.path, request.url.query))
         raise ApiError(403, "invalid Twilio signature")
     return params
 

@@ -4,6 +4,7 @@ without a shared metrics store)."""
 
 from __future__ import annotations
 
+import hmac
 import statistics
 import time
 from datetime import timedelta
@@ -14,6 +15,17 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import func, select
 
 from receptionist.core.models import Call, Delivery, Recording, utcnow
+from receptionist.web.errors import ApiError
+
+
+def authorize_scrape(token: str | None, authorization: str | None) -> None:
+    """`/metrics` is closed unless `RECEPTIONIST_METRICS_TOKEN` is set (404: nothing to find on the
+    public port), and then answers only `Authorization: Bearer <that token>` (401 otherwise)."""
+    if not token:
+        raise ApiError(404, "not found")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(401, "a bearer token is required to scrape metrics")
 
 
 class DatabaseCollector:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from tests.support.service import own_numbers
 from tests.support.world import ACCOUNT
 from tests.support.world import BUSINESS_NUMBER as BUSINESS
@@ -191,12 +193,17 @@ def test_recording_redirects_to_a_short_lived_presigned_url_and_is_audited(servi
     assert actions.count("recording.read") == 1 and actions.count("transcript.read") == 1
 
 
-def test_readyz_and_metrics(service):
+def test_readyz_and_metrics(make_settings, database_url, twilio_api):
+    from tests.support.service import serve as _serve
+
+    served = _serve(make_settings(database_url, metrics_token=secrets.token_hex(16)), twilio_api)
+    service = next(served)
     ready = service.http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok", "s3": "ok"}
     service.create_account()
     service.player.start(CALLER, BUSINESS)
-    metrics = service.http.get("/metrics").text
+    metrics = service.http.get("/metrics", headers={"Authorization": f"Bearer {service.settings.metrics_token}"}).text
+    served.close()
     assert 'receptionist_calls{outcome="in-progress"} 1.0' in metrics
     assert "receptionist_http_request_duration_seconds_bucket" in metrics
     assert 'route="/twilio/voice"' in metrics

@@ -97,3 +97,53 @@ def test_plain_http_is_only_for_an_explicit_local_demo():
     allowed = Settings(_env_file=None, public_url="http://127.0.0.1:8000", allow_plain_http=True)
     assert allowed.relay_url == "wss://127.0.0.1:8000/twilio/relay"  # what Twilio would be given, behind TLS
     assert Settings(_env_file=None, public_url="https://r.example.com/").relay_url == "wss://r.example.com/twilio/relay"
+
+
+def test_cli_and_api_refuse_the_same_users_the_same_way(pg_service, monkeypatch):
+    """A bad email or a second user with the same email: 422/409 from the API, the same message and exit 1 from the CLI."""
+    monkeypatch.setenv("RECEPTIONIST_DATABASE_URL", pg_service.settings.database_url)
+    account_id = pg_service.create_account()["id"]
+    users = f"/api/accounts/{account_id}/users"
+    assert pg_service.http.post(users, headers=pg_service.admin(),
+                                json={"email": "owner@acme.example", "role": "owner"}).status_code == 201
+    runner = CliRunner()
+
+    def both(email: str, status: int) -> tuple[str, str]:
+        api = pg_service.http.post(users, headers=pg_service.admin(), json={"email": email, "role": "member"})
+        cli = runner.invoke(app, ["accounts", "add-user", account_id, email, "--role", "member"])
+        assert api.status_code == status, api.text
+        assert cli.exit_code == 1 and len(cli.output.strip().splitlines()) == 1, cli.output
+        return api.json()["error"]["message"], cli.output.strip().removeprefix("error: ")
+
+    api_message, cli_message = both("not an email", 422)
+    assert "email" in api_message and "not a valid email" in cli_message
+    api_message, cli_message = both("Owner@Acme.example", 409)
+    assert api_message == cli_message == "Owner@acme.example is already a user of this account (owner): rotate their token instead"
+    with pg_service.app.state.services.db.session() as session:
+        from receptionist.core.models import User
+
+        assert [u.email for u in session.query(User).filter_by(account_id=account_id)] == ["owner@acme.example"]
+
+
+def test_create_admin_validates_like_the_api_and_refuses_a_second_one(cli):
+    assert cli("accounts", "create-admin", "ops@example.com")
+    for email, message in (("not an email", "not a valid email"), ("OPS@example.com", "already an admin")):
+        result = cli.runner.invoke(app, ["accounts", "create-admin", email])
+        assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_accounts_list_prints_full_ids_at_80_columns_and_as_json(cli):
+    first = cli("accounts", "create", "--json", json.dumps(ACCOUNT))
+    second = cli("accounts", "create", "--json", json.dumps({**ACCOUNT, "name": "Rivertown Roofing and Gutter Repair",
+                                                               "phone_numbers": ["+15550100299"]}))
+    table = cli.runner.invoke(app, ["accounts", "list"], env={"COLUMNS": "80"}).output
+    assert first in table and second in table and "Rivertown Roofing and Gutter Repair" in table
+    listed = json.loads(cli("accounts", "list", "--json"))
+    assert [(row["id"], row["name"]) for row in listed] == [(first, ACCOUNT["name"]),
+                                                             (second, "Rivertown Roofing and Gutter Repair")]
+    assert listed[1]["phone_numbers"] == ["+15550100299"] and listed[0]["retention_days"] == 90
+    owner = cli("accounts", "add-user", first, "owner@example.com")
+    assert owner
+    users = json.loads(cli("accounts", "users", first, "--json"))
+    assert [(u["email"], u["role"], len(u["id"])) for u in users] == [("owner@example.com", "owner", len(users[0]["id"]))]
+    assert users[0]["id"] in cli.runner.invoke(app, ["accounts", "users", first], env={"COLUMNS": "60"}).output

@@ -47,6 +47,18 @@ class TestSignatures:
         assert response.status_code == 403
         assert service.count("calls") == 0
 
+    def test_a_mismatch_logs_the_url_it_was_checked_against_never_the_signature(self, service, caplog):
+        """Behind a proxy, the one thing an operator needs: which URL the service expected Twilio to sign."""
+        service.create_account()
+        params = voice_params(service)
+        internal = service.player.signatures.__class__(service.settings.twilio_auth_token, service.url)
+        signature = internal.sign(VOICE, params)
+        with caplog.at_level("WARNING", logger="receptionist.telephony.webhooks"):
+            assert service.player.post(VOICE, params, signature=signature).status_code == 403
+        lines = [r.getMessage() for r in caplog.records if r.name == "receptionist.telephony.webhooks"]
+        assert lines == [f"rejected {VOICE}: a bad Twilio signature for {service.settings.public_url}{VOICE}"]
+        assert signature not in caplog.text and service.settings.twilio_auth_token not in caplog.text
+
     def test_signed_with_another_token_is_refused(self, service):
         service.create_account()
         params = voice_params(service)

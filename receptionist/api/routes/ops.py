@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from receptionist import __version__
+from receptionist.web.deps import services
+from receptionist.web.metrics import authorize_scrape
 from receptionist.web.services import AppServices
 
 router = APIRouter(tags=["ops"])
@@ -38,6 +40,7 @@ def _db_ping(svc: AppServices) -> None:
         connection.execute(text("SELECT 1"))
 
 
-@router.get("/metrics")
-def metrics(request: Request):
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request, svc=Depends(services)):
+    authorize_scrape(svc.settings.metrics_token, request.headers.get("authorization"))
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
