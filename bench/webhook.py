@@ -116,9 +116,9 @@ async def fixed_rate(url: str, rows: list[tuple[str, str]], rate: float, seconds
 HISTOGRAM = re.compile(r'receptionist_http_request_duration_seconds_bucket\{([^}]*)\} ([0-9.e+]+)')
 
 
-def voice_histogram(url: str, admin_token: str) -> dict[float, float] | None:
+def voice_histogram(url: str, metrics_token: str) -> dict[float, float] | None:
     """The service's own latency histogram for POST /twilio/voice (cumulative counts by bucket bound)."""
-    response = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
+    response = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {metrics_token}"}, timeout=30)
     if response.status_code != 200:
         return None
     buckets: dict[float, float] = {}
@@ -171,6 +171,7 @@ def main() -> None:
     account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
     signatures = TwilioSigner(auth_token, PUBLIC_URL)
     admin_token = secrets.token_hex(16)
+    metrics_token = secrets.token_hex(16)  # /metrics is closed unless this is set
     procs: list[subprocess.Popen] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp, LocalRedis() as redis, \
@@ -188,7 +189,8 @@ def main() -> None:
             ours_port, bare_port = free_port(), free_port()
             ours_env = service_env(database_url=database_url, redis_url=redis.url, s3=s3, account_sid=account_sid,
                                    auth_token=auth_token, public_url=PUBLIC_URL, admin_token=admin_token,
-                                   RECEPTIONIST_TWILIO_API_URL=twilio.base_url)
+                                   RECEPTIONIST_TWILIO_API_URL=twilio.base_url,
+                                   RECEPTIONIST_METRICS_TOKEN=metrics_token)
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_"))}
             ours = start_server([sys.executable, "-m", "receptionist.cli", "serve", "--port", str(ours_port)],
                                 ours_env, tmp / "ours.log")
@@ -228,10 +230,10 @@ def main() -> None:
             for name, url in urls.items():
                 rows = rows_of[name]
                 asyncio.run(fixed_rate(url, rows[:100], rate, 0.5))  # warm-up: connections, pools, caches
-                before = voice_histogram(url, admin_token) if name == "service" else None
+                before = voice_histogram(url, metrics_token) if name == "service" else None
                 results[name]["paced"] = asyncio.run(fixed_rate(url, rows[100:], rate, args.seconds))
                 if name == "service":
-                    results[name]["paced"]["in_app"] = in_app_p99_ms(before, voice_histogram(url, admin_token))
+                    results[name]["paced"]["in_app"] = in_app_p99_ms(before, voice_histogram(url, metrics_token))
             load["after"] = os.getloadavg()[0]
 
             with psycopg.connect(database_url) as conn:

@@ -5,6 +5,7 @@ told about the call once; the worker goes on with the next recording."""
 from __future__ import annotations
 
 import io
+import secrets
 import time
 import wave
 
@@ -25,7 +26,8 @@ class Killed(BaseException):
 
 @pytest.fixture
 def poison_world(make_settings, pg_database, twilio_api, make_context):
-    settings = make_settings(pg_database, worker_lease_s=1, max_recording_attempts=3)
+    settings = make_settings(pg_database, worker_lease_s=1, max_recording_attempts=3,
+                             metrics_token=secrets.token_hex(16))
     served = serve(settings, twilio_api)
     service = next(served)
     try:
@@ -43,7 +45,8 @@ def recording_row(ctx, sid: str) -> Recording:
 
 
 def given_up_metric(service, reason: str) -> float:
-    for line in service.http.get("/metrics").text.splitlines():
+    scrape = {"Authorization": f"Bearer {service.settings.metrics_token}"}
+    for line in service.http.get("/metrics", headers=scrape).text.splitlines():
         if line.startswith(f'receptionist_recordings_given_up{{reason="{reason}"}}'):
             return float(line.split()[-1])
     return 0.0
