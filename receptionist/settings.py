@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     # job itself is handed back to RQ for a later retry.
     step_retry_window_s: float = Field(300.0, validation_alias=_env("RECEPTIONIST_STEP_RETRY_WINDOW"))
     worker_lease_s: int = Field(30, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
+    # A recording whose processing failed or killed its worker this many times is given up
+    # (marked failed with its reason; the owner is alerted without a transcript), never retried.
+    max_recording_attempts: int = Field(3, ge=1, validation_alias=_env("RECEPTIONIST_MAX_RECORDING_ATTEMPTS"))
+    # How often every worker queues again the committed work that has no live job (a Redis outage
+    # or a restart without persistence lost it); each worker also does it when it starts.
+    reconcile_interval_s: float = Field(60.0, gt=0, validation_alias=_env("RECEPTIONIST_RECONCILE_INTERVAL_S"))
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables, to start another process with them (demo, tests)."""

@@ -107,6 +107,7 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
     return PipelineContext(
         settings=settings,
         db=common.db,
+        queue=common.queue,
         store=common.store,
         twilio=common.twilio,
         transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,

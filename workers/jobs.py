@@ -7,7 +7,15 @@ from workers.context import current
 
 
 def process_recording(recording_sid: str) -> str:
-    return pipeline.process_recording(current(), recording_sid)
+    from rq import get_current_job
+
+    from workers.worker import worker_alive
+
+    job = get_current_job()
+    if job is None:  # run outside a worker
+        return pipeline.process_recording(current(), recording_sid)
+    return pipeline.process_recording(current(), recording_sid, owner=job.worker_name,
+                                      holder_alive=lambda name: worker_alive(job.connection, name))
 
 
 def call_ended(call_sid: str) -> str:

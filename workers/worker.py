@@ -9,7 +9,17 @@ Why a lease: a worker killed with SIGKILL leaves its job in RQ's started-job reg
 job's timeout (+60 s) has passed, half an hour for our long-call timeout. Each worker instead keeps
 a short lease key alive from a thread; any worker that finds a started job whose owner's lease has
 lapsed puts it back on the queue at once, so a killed worker's call is processed again within about
-a lease period. The job itself is idempotent, so a second run finishes the work once.
+a lease period. The job itself is idempotent, so a second run finishes the work once. The same
+thread renews the database claims of the recording this worker is processing
+(`receptionist.postcall.claims`), so no other worker takes it over while this one lives.
+
+Why a reconciler: Redis is not where work is remembered. Each worker queues again, at start and
+every `RECEPTIONIST_RECONCILE_INTERVAL_S`, what the database says is owed and Redis has no job
+for (`receptionist.postcall.reconcile`).
+
+Why attempts count: a recording that kills its worker (out of memory, a native crash) bypasses
+RQ's retry count; every claim counts an attempt, and after `RECEPTIONIST_MAX_RECORDING_ATTEMPTS`
+the recording is given up with its reason and the owner is alerted without a transcript.
 """
 
 from __future__ import annotations
@@ -22,15 +32,25 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
+from receptionist.calls.records import FOLLOWUP_ALERT, FOLLOWUP_CALL_ENDED
 from receptionist.core.logs import scrub
 from receptionist.core.models import utcnow
-from receptionist.core.queue import JobQueue
+from receptionist.core.queue import (
+    ALERT_WITHOUT_RECORDING,
+    CALL_ENDED,
+    PROCESS_RECORDING,
+    JobQueue,
+)
+from receptionist.core.retry import TransientError
+from receptionist.postcall.claims import renew_claims
 from receptionist.postcall.pipeline import (
     PipelineContext,
     UnusableRecording,
+    queue_alert,
     record_call_failure,
     record_failure,
 )
+from receptionist.postcall.reconcile import reconcile
 from receptionist.privacy.sweeper import ensure_daily_sweep
 from receptionist.settings import Settings
 from receptionist.wiring import build_pipeline_context
@@ -40,15 +60,24 @@ log = logging.getLogger(__name__)
 
 LEASE_KEY = "receptionist:worker-lease:{}"
 RECOVERY_LOCK = "receptionist:recovering:{}"
+CALL_JOB_FOLLOWUPS = {CALL_ENDED: FOLLOWUP_CALL_ENDED, ALERT_WITHOUT_RECORDING: FOLLOWUP_ALERT}
+
+
+def worker_alive(connection: Redis, name: str) -> bool:
+    """Whether the worker `name` still holds its lease (it is alive)."""
+    return bool(connection.exists(LEASE_KEY.format(name)))
 
 
 class CallWorker(SimpleWorker):
-    def __init__(self, queues, *args, pipeline_context: PipelineContext, lease_s: int = 30, **kwargs):
+    def __init__(self, queues, *args, pipeline_context: PipelineContext, lease_s: int = 30,
+                 reconcile_interval_s: float | None = None, **kwargs):
         super().__init__(queues, *args, **kwargs)
         self.pipeline_context = pipeline_context
         self.lease_s = lease_s
+        self.reconcile_interval_s = reconcile_interval_s or pipeline_context.settings.reconcile_interval_s
         self._lease_stop = threading.Event()
         self._lease_thread: threading.Thread | None = None
+        self._reconcile_thread: threading.Thread | None = None
         context.install(pipeline_context)
 
     # -- lease and recovery -------------------------------------------------------------------
@@ -56,8 +85,12 @@ class CallWorker(SimpleWorker):
         super().register_birth()
         self._renew_lease()
         self.recover_abandoned_jobs()
+        self.reconcile()
         self._lease_thread = threading.Thread(target=self._keep_lease, name="worker-lease", daemon=True)
         self._lease_thread.start()
+        self._reconcile_thread = threading.Thread(target=self._keep_reconciling, name="worker-reconcile",
+                                                  daemon=True)
+        self._reconcile_thread.start()
 
     def register_death(self):
         self._lease_stop.set()
@@ -65,6 +98,10 @@ class CallWorker(SimpleWorker):
         super().register_death()
 
     def _renew_lease(self) -> None:
+        try:  # the database claim first, so it never outlives the Redis lease by more than a tick
+            renew_claims(self.pipeline_context.db, self.name, self.lease_s)
+        except Exception:  # the database away for a moment: the next tick tries again
+            log.exception("renewing the claims of worker %s failed", self.name)
         self.connection.set(LEASE_KEY.format(self.name), "1", ex=self.lease_s)
 
     def _keep_lease(self) -> None:
@@ -75,6 +112,22 @@ class CallWorker(SimpleWorker):
                 self.recover_abandoned_jobs()
             except Exception:  # Redis away for a moment: the next tick tries again
                 log.exception("lease renewal or recovery failed")
+
+    # -- reconciliation -----------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Queue what the database says is owed and Redis has no job for (see the module's doc)."""
+        ctx = self.pipeline_context
+        try:
+            for queue in self.queues:
+                done = reconcile(ctx.db, JobQueue(self.connection, queue.name, ctx.settings.job_timeout_s))
+                if done.recordings_queued or done.calls_queued:
+                    log.warning("reconciler queued again what no job stood for: %s", done.as_dict())
+        except Exception:  # Redis or the database away: the next run tries again
+            log.exception("reconciliation failed")
+
+    def _keep_reconciling(self) -> None:
+        while not self._lease_stop.wait(self.reconcile_interval_s):
+            self.reconcile()
 
     def recover_abandoned_jobs(self) -> list[str]:
         """Requeue started jobs whose worker's lease has lapsed (the worker died mid-job)."""
@@ -109,15 +162,24 @@ class CallWorker(SimpleWorker):
 
     def handle_exception(self, job: Job, *exc_info):
         exc = exc_info[1]
-        if isinstance(exc, UnusableRecording):
-            job.retries_left = 0  # a corrupt file stays corrupt: fail now, visibly
-        final = not (job.retries_left and job.retries_left > 0)
         reason = scrub(f"{type(exc).__name__}: {exc}")
+        ctx = self.pipeline_context
+        rq_retries_left = bool(job.retries_left and job.retries_left > 0)
         try:
-            if job.func_name == "workers.jobs.process_recording" and job.args:
-                record_failure(self.pipeline_context.db, job.args[0], reason, final=final)
-            elif final and job.args:
-                record_call_failure(self.pipeline_context.db, job.args[0], reason)
+            if job.func_name == PROCESS_RECORDING and job.args:
+                failure = record_failure(
+                    ctx.db, job.args[0], reason, max_attempts=ctx.settings.max_recording_attempts,
+                    retries_left=rq_retries_left,
+                    # A corrupt or oversized file stays so: given up now, visibly.
+                    kind=getattr(exc, "kind", "unusable") if isinstance(exc, UnusableRecording) else None,
+                    # An outage outlasting a step's retry window is not the recording's fault.
+                    counts=not isinstance(exc, TransientError))
+                if failure.final:
+                    job.retries_left = 0
+                if failure.call_sid is not None:
+                    queue_alert(ctx, failure.call_sid)
+            elif not rq_retries_left and job.args:
+                record_call_failure(ctx.db, job.args[0], reason, kind=CALL_JOB_FOLLOWUPS.get(job.func_name))
         except Exception:
             log.exception("could not record the failure of job %s", job.id)
         return super().handle_exception(job, *exc_info)
@@ -135,7 +197,8 @@ def _execution_owner(connection: Redis, job_id: str, execution_id: str) -> str:
 def run_worker(ctx: PipelineContext, redis: Redis, queue_name: str, *, burst: bool = False,
                lease_s: int = 30, with_scheduler: bool = True, logging_level: str = "INFO") -> bool:
     queue = Queue(queue_name, connection=redis)
-    worker = CallWorker([queue], connection=redis, pipeline_context=ctx, lease_s=lease_s)
+    worker = CallWorker([queue], connection=redis, pipeline_context=ctx, lease_s=lease_s,
+                        reconcile_interval_s=ctx.settings.reconcile_interval_s)
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
 
 

@@ -137,10 +137,6 @@ def caller_spoke(call: Call) -> bool:
                for turn in call.conversation or [])
 
 
-def call_exists(session: Session, call_sid: str) -> bool:
-    return session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is not None
-
-
 def note_recording_of_erased_call(session: Session, call_sid: str, recording_sid: str) -> bool:
     """A recording reported after its call was erased: add it to what the erasure must delete at
     Twilio. True when the call was indeed erased (the caller then queues the erasure's completion)."""
@@ -177,3 +173,26 @@ def register_recording(session: Session, event: RecordingReady) -> tuple[Recordi
         session.rollback()
         return session.scalar(select(Recording).where(Recording.recording_sid == event.recording_sid)), False
     return recording, True
+
+
+# The call-level jobs a call can be owed, set in the commit of the event that owes it (the status
+# callback of a missed call, the recording callback saying none will come, a recording given up)
+# and cleared by the job when it is done; the workers' reconciler queues what is still owed.
+FOLLOWUP_CALL_ENDED = "call-ended"  # the missed-call text-back, the summary and the owner's alert
+FOLLOWUP_ALERT = "alert"  # the summary and the owner's alert from the live conversation alone
+
+
+def owe_followup(session: Session, call_sid: str, kind: str) -> bool:
+    """Record that the call is owed the job `kind`; False for an unknown call."""
+    call = find_call(session, call_sid)
+    if call is None:
+        return False
+    if not (call.followup == FOLLOWUP_CALL_ENDED and kind == FOLLOWUP_ALERT):  # the call-ended job alerts too
+        call.followup = kind
+    return True
+
+
+def settle_followup(session: Session, call_id: int, kind: str) -> None:
+    """The job `kind` is done (or given up): the call owes it no more, unless it is owed another."""
+    session.execute(update(Call).where(Call.id == call_id, Call.followup == kind)
+                    .values(followup=None).execution_options(synchronize_session=False))

@@ -116,6 +116,10 @@ class Call(Base):
     # Processing of the recording: pending → processing → done | failed (with the reason).
     processing_status: Mapped[str] = mapped_column(String(16), default="pending")
     processing_error: Mapped[str | None] = mapped_column(Text)
+    # A call-level job the call is owed ("call-ended": the missed-call text-back and alert;
+    # "alert": the alert without a transcript), set in the same commit as the event that owes it
+    # and cleared by the job, so the worker's reconciler queues it again whatever Redis lost.
+    followup: Mapped[str | None] = mapped_column(String(24), index=True)
     # The live conversation as the relay heard it, turn by turn: [{speaker, text, at}], where a
     # receptionist turn holds only what the caller actually heard (cut at an interruption).
     conversation: Mapped[list | None] = mapped_column(JSON)
@@ -144,9 +148,16 @@ class Recording(Base):
     media_url: Mapped[str] = mapped_column(Text)
     channels: Mapped[int] = mapped_column(Integer, default=2)
     duration_s: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|done|failed
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|processing|done|failed
     error: Mapped[str | None] = mapped_column(Text)
+    # Every run that claims the recording counts, including runs whose worker was killed mid-job.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The worker processing it and how long its claim holds unless renewed (the worker renews it
+    # while alive); a lapsed claim may be taken over.
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was given up, as a kind: unusable | too-large | attempts-exhausted | retries-exhausted.
+    failure: Mapped[str | None] = mapped_column(String(32))
     audio_key: Mapped[str | None] = mapped_column(Text)
     transcript_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

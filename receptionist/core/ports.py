@@ -8,6 +8,7 @@ errors are the domain's: the telephony edge translates its provider's error code
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from receptionist.core.retry import PermanentError
@@ -32,6 +33,10 @@ class RecordingUnavailable(PermanentError):
     """The provider answered that the recording does not exist or cannot be read with our credentials."""
 
 
+class RecordingTooLarge(PermanentError):
+    """The recording's media is larger than a recording of its reported duration can be."""
+
+
 class LookupUnavailable(Exception):
     """The provider could not answer a question about the account (down, or our credentials refused)."""
 
@@ -39,8 +44,10 @@ class LookupUnavailable(Exception):
 class TelephonyApi(Protocol):
     """The phone company's REST API, as far as the domain uses it."""
 
-    def download_recording(self, recording_sid: str, fmt: str = "wav") -> bytes:
-        """The recording's audio in `fmt` ("wav" or "mp3"); RecordingUnavailable when it cannot be had."""
+    def download_recording_to(self, recording_sid: str, dest: Path, max_bytes: int, fmt: str = "wav") -> int:
+        """Stream the recording's audio in `fmt` ("wav" or "mp3") into the file `dest`; returns its
+        size. RecordingUnavailable when it cannot be had, RecordingTooLarge (nothing more read)
+        as soon as it is known to exceed `max_bytes`."""
 
     def delete_recording(self, recording_sid: str) -> bool:
         """Delete the provider's copy; False when it was already gone."""

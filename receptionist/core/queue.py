@@ -1,6 +1,9 @@
 """The job queue (RQ on Redis) as the web side sees it: enqueue a recording exactly once.
 
-Jobs are named by import path so the web process never imports the worker's heavy code.
+Jobs are named by import path so the web process never imports the worker's heavy code. Redis is
+not where work is remembered: every job is owed by a committed database row, and the workers'
+reconciler (`receptionist.postcall.reconcile`) queues again what Redis lost, so a caller whose
+enqueue fails (`QueueUnavailable`) logs it and carries on.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -27,6 +31,10 @@ def recording_job_id(recording_sid: str) -> str:
     return f"recording-{recording_sid}"
 
 
+class QueueUnavailable(Exception):
+    """Redis could not be reached to queue a job; the database row that owes it is the record."""
+
+
 class JobQueue:
     def __init__(self, redis: Redis, name: str, job_timeout_s: int):
         self.redis = redis
@@ -35,7 +43,8 @@ class JobQueue:
 
     @classmethod
     def from_url(cls, url: str, name: str, job_timeout_s: int) -> JobQueue:
-        return cls(Redis.from_url(url), name, job_timeout_s)
+        # Short timeouts: a Redis that is down or hung must not hold a webhook that has committed.
+        return cls(Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0), name, job_timeout_s)
 
     def enqueue_recording(self, recording_sid: str) -> bool:
         return self.enqueue_once(PROCESS_RECORDING, recording_sid, recording_job_id(recording_sid),
@@ -72,7 +81,14 @@ class JobQueue:
         The database decides whether work is still needed; this decides whether a job for it
         already exists. A short lock closes the race between two duplicate callbacks, and expires
         by itself, so a crash between the check and the enqueue only delays a retry.
+        Raises `QueueUnavailable` when Redis cannot be reached.
         """
+        try:
+            return self._enqueue_once(func, arg, job_id, description, at)
+        except RedisError as exc:
+            raise QueueUnavailable(f"could not queue {job_id}: {type(exc).__name__}: {exc}") from exc
+
+    def _enqueue_once(self, func: str, arg: str, job_id: str, description: str, at: datetime | None) -> bool:
         lock = self.redis.lock(f"receptionist:enqueue:{job_id}", timeout=30, blocking_timeout=5)
         if not lock.acquire():
             return False

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from receptionist.postcall.audio import DecodedCall
+from receptionist.postcall.audio import AudioWindow
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,14 @@ class Transcriber:
             utterances.extend(split_at_pauses(segment.words or [], self.pause_s))
         return utterances
 
-    def transcribe_call(self, call: DecodedCall, prompt: str = "") -> list[Segment]:
+    def transcribe_call(self, windows: Iterable[AudioWindow], prompt: str = "") -> list[Segment]:
+        """Every channel of every window (`postcall.audio.RecordingAudio.windows()`), in time order.
+        One window is in memory at a time, whatever the length of the call."""
         merged: list[Segment] = []
-        for speaker, samples in call.channels.items():
-            for start, end, text in self.transcribe_channel(samples, prompt):
-                merged.append(Segment(speaker, round(start, 2), round(end, 2), text))
+        for window in windows:
+            for speaker, samples in window.channels.items():
+                for start, end, text in self.transcribe_channel(samples, prompt):
+                    merged.append(Segment(speaker, round(window.offset_s + start, 2),
+                                          round(window.offset_s + end, 2), text))
         merged.sort(key=lambda s: (s.start, s.end))
         return merged

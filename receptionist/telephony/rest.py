@@ -7,6 +7,8 @@ httpx because the `twilio` client decodes bodies as text.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -15,6 +17,7 @@ from twilio.rest import Client
 from receptionist.core.phone import masked
 from receptionist.core.ports import (
     LookupUnavailable,
+    RecordingTooLarge,
     RecordingUnavailable,
     SentText,
     TextRefused,
@@ -53,15 +56,31 @@ class TwilioRest:
     def recording_media_url(self, recording_sid: str, fmt: str = "wav") -> str:
         return f"{self.api_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording_sid}.{fmt}"
 
-    def download_recording(self, recording_sid: str, fmt: str = "wav") -> bytes:
+    def download_recording_to(self, recording_sid: str, dest: Path, max_bytes: int, fmt: str = "wav") -> int:
+        """Stream the media into `dest` (never whole in memory), refusing it beyond `max_bytes`:
+        by its Content-Length before the body is read, else as soon as the stream passes it."""
         url = self.recording_media_url(recording_sid, fmt)
 
-        def fetch() -> bytes:
-            response = self._http.get(url)
-            if response.status_code in (401, 403, 404):
-                raise RecordingUnavailable(f"Twilio answered {response.status_code} for recording {recording_sid}")
-            response.raise_for_status()
-            return response.content
+        def too_large(size: str) -> RecordingTooLarge:
+            return RecordingTooLarge(f"recording {recording_sid} is {size}, more than the {max_bytes} bytes a "
+                                     "recording of its reported duration can be; refused")
+
+        def fetch() -> int:
+            with self._http.stream("GET", url) as response:
+                if response.status_code in (401, 403, 404):
+                    raise RecordingUnavailable(f"Twilio answered {response.status_code} for recording {recording_sid}")
+                response.raise_for_status()
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise too_large(f"{declared} bytes (its Content-Length)")
+                written = 0
+                with open(dest, "wb") as out:
+                    for chunk in response.iter_bytes(1 << 16):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise too_large(f"over {max_bytes} bytes (streamed)")
+                        out.write(chunk)
+                return written
 
         return with_backoff(fetch, what=f"download of {recording_sid}", is_transient=_transient_http,
                             window_s=self.retry_window_s)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from receptionist.calls import records as calls
 from receptionist.core.phone import masked
+from receptionist.core.queue import QueueUnavailable
 from receptionist.telephony import events, twiml
 from receptionist.web.deps import services
 from receptionist.web.errors import ApiError
@@ -44,6 +45,15 @@ async def signed_form(request: Request, svc: AppServices = Depends(services)) ->
 
 def _xml(body: str) -> Response:
     return Response(content=body, media_type="application/xml")
+
+
+def _enqueue(enqueue, what: str) -> None:
+    """Queue the job for a row already committed. Twilio gets its 200 either way: a queue that is
+    down loses nothing, because the workers' reconciler queues every row that is still owed work."""
+    try:
+        enqueue()
+    except QueueUnavailable as exc:
+        log.warning("%s stays owed in the database; the workers' reconciler will queue it: %s", what, exc)
 
 
 def _parse(parser, form: dict[str, str]):
@@ -86,8 +96,10 @@ def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depen
                     "is stored", event.call_sid)
     with svc.db.session() as session:
         outcome = calls.settle_outcome(session, event.call_sid, event.unanswered_outcome)
+        if outcome == "missed":
+            calls.owe_followup(session, event.call_sid, calls.FOLLOWUP_CALL_ENDED)
     if outcome == "missed":  # after the commit, so the job sees the outcome
-        svc.queue.enqueue_call_ended(event.call_sid)
+        _enqueue(lambda: svc.queue.enqueue_call_ended(event.call_sid), f"missed call {event.call_sid}")
     return _xml(twiml.empty())
 
 
@@ -97,9 +109,10 @@ def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = De
     if event.status == "absent":
         # No recording will come (silence or a hang-up at once): alert from what the relay heard.
         with svc.db.session() as session:
-            known = calls.call_exists(session, event.call_sid)
+            known = calls.owe_followup(session, event.call_sid, calls.FOLLOWUP_ALERT)
         if known:
-            svc.queue.enqueue_alert_without_recording(event.call_sid)
+            _enqueue(lambda: svc.queue.enqueue_alert_without_recording(event.call_sid),
+                     f"the alert for call {event.call_sid}")
         return _xml(twiml.empty())
     if event.status != "completed":
         log.info("recording %s of call %s is %s; nothing to process", event.recording_sid, event.call_sid, event.status)
@@ -117,6 +130,6 @@ def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = De
         svc.queue.enqueue_finish_erasure(event.call_sid)
         return _xml(twiml.empty())
     # After the commit: the worker must find the row when it picks the job up.
-    if needs_work and svc.queue.enqueue_recording(event.recording_sid):
-        log.info("recording %s of call %s queued", event.recording_sid, event.call_sid)
+    if needs_work:
+        _enqueue(lambda: svc.queue.enqueue_recording(event.recording_sid), f"recording {event.recording_sid}")
     return _xml(twiml.empty())

@@ -30,6 +30,13 @@ class DatabaseCollector:
                                            labels=["status"])
             for status, count in session.execute(select(Recording.status, func.count()).group_by(Recording.status)):
                 recordings.add_metric([status], count)
+            given_up = GaugeMetricFamily(
+                "receptionist_recordings_given_up",
+                "Recordings given up and never retried (unusable, too-large, attempts-exhausted, retries-exhausted)",
+                labels=["reason"])
+            for reason, count in session.execute(select(Recording.failure, func.count())
+                                                 .where(Recording.status == "failed").group_by(Recording.failure)):
+                given_up.add_metric([reason or "unknown"], count)
             deliveries = GaugeMetricFamily("receptionist_alert_deliveries", "Owner alerts, by channel and status",
                                            labels=["channel", "status"])
             for channel, status, count in session.execute(
@@ -40,6 +47,7 @@ class DatabaseCollector:
                 select(Recording.created_at, Recording.finished_at).where(Recording.finished_at >= since))]
         yield calls
         yield recordings
+        yield given_up
         yield deliveries
         latency = GaugeMetricFamily("receptionist_recording_latency_seconds",
                                     "Recording callback to processed (alerts sent), last 24 h", labels=["quantile"])

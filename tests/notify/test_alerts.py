@@ -111,15 +111,15 @@ def test_a_refused_sms_is_recorded_as_failed_with_its_reason(alerting, twilio_ap
 
 def twilio_api_fail_after_download(twilio_api, ctx):
     """Make Twilio refuse (400) the next request after the recording download."""
-    original = ctx.twilio.download_recording
+    original = ctx.twilio.download_recording_to
 
     def download_then_break(*args, **kwargs):
         data = original(*args, **kwargs)
         twilio_api.fail_next(1, status=400)
-        ctx.twilio.download_recording = original
+        ctx.twilio.download_recording_to = original
         return data
 
-    ctx.twilio.download_recording = download_then_break
+    ctx.twilio.download_recording_to = download_then_break
 
 
 @pytest.mark.parametrize("body", ["STOP", " stop ", "UNSUBSCRIBE", "cancel", "End", "QUIT", "stopall", "REVOKE",

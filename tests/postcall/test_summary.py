@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from receptionist.calls.lead import Lead, extract_phone, merge_leads, to_e164
-from receptionist.postcall.audio import decode_recording
+from receptionist.postcall.audio import RecordingAudio
 from receptionist.postcall.summary import extract_summary
 from receptionist.postcall.transcription import vocabulary_prompt
 from sandbox.speech import synthesize_call
@@ -73,7 +73,7 @@ def test_extraction_from_real_speech(transcriber, tmp_path):
     audio = synthesize_call(turns, tmp_path / "call.wav")
     business = {"services": ["water heater repair"], "service_areas": ["Springfield"]}
     segments = [s.as_dict() for s in transcriber.transcribe_call(
-        decode_recording(audio.path.read_bytes()), vocabulary_prompt("Acme Plumbing", business))]
+        RecordingAudio(audio.path).windows(), vocabulary_prompt("Acme Plumbing", business))]
     result = extract_summary(caller_id=CALLER_ID, conversation=None, transcript=segments, live_lead=None,
                              service_areas=business["service_areas"], services=business["services"])
     lead = result.lead

@@ -53,9 +53,9 @@ def crash_after(obj, name: str, calls: int = 1):
 
 
 CRASH_POINTS = {
-    "after download": lambda ctx: crash_after(ctx.twilio, "download_recording"),
-    "after audio stored": lambda ctx: crash_after(ctx.store, "put", calls=1),
-    "after transcript stored": lambda ctx: crash_after(ctx.store, "put", calls=2),
+    "after download": lambda ctx: crash_after(ctx.twilio, "download_recording_to"),
+    "after audio stored": lambda ctx: crash_after(ctx.store, "put_file"),
+    "after transcript stored": lambda ctx: crash_after(ctx.store, "put_json"),
     "after alerts sent": lambda ctx: crash_after(ctx.alerts, "send_for"),
 }
 
@@ -98,7 +98,13 @@ def test_corrupt_and_empty_recordings_fail_visibly_and_the_worker_goes_on(
     assert sorted(failed.get_job_ids()) == sorted(f"recording-{c.recording_sid}" for c in (corrupt, empty))
     assert ScheduledJobRegistry(ctx.settings.queue_name, connection=redis_conn).count == 0  # not retried
     assert pg_service.call(good.call_sid)["processing_status"] == "done"
-    assert len(smtp.wait_for(1)) == 1
+    # The owner still hears of every call, once: the bad ones from what the receptionist heard live.
+    emails = smtp.wait_for(3)
+    time.sleep(0.3)
+    assert len(smtp.messages) == 3
+    bodies = [m.text() for m in emails]
+    assert sum("could not be transcribed" in b for b in bodies) == 2
+    assert all("water heater" in b.lower() for b in bodies)
 
 
 def test_download_retries_twilio_5xx(pg_service, make_context, twilio_api, smtp, call_audio):

@@ -1,0 +1,83 @@
+"""Who processes a recording: a claim in the database that one worker holds at a time.
+
+Redis may forget a job while its worker still runs it (a restart without persistence), and the
+reconciler then queues the recording again; the claim is what keeps a second worker from
+processing it at the same time. A claim names its worker and holds until `lease_until`, which the
+worker renews while it lives (`renew_claims`); a lapsed claim whose worker is gone is taken over.
+Every claim counts an attempt, so a recording that kills its worker each time (out of memory, a
+crash in a native library) is given up after `max_attempts` instead of killing every worker in turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from enum import Enum
+
+from sqlalchemy import select, update
+
+from receptionist.core.db import Database
+from receptionist.core.models import Recording, utcnow
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"  # ours to process now
+    GONE = "gone"  # no such recording (erased while its job waited)
+    DONE = "already-done"
+    FAILED = "failed"  # given up before: never processed again
+    HELD = "held-elsewhere"  # a live worker is processing it
+    EXHAUSTED = "attempts-exhausted"  # every allowed attempt was used: give it up
+
+
+def claim_recording(db: Database, recording_sid: str, owner: str, *, lease_s: float, max_attempts: int,
+                    holder_alive: Callable[[str], bool] = lambda name: False,
+                    sleep: Callable[[float], None] = time.sleep) -> tuple[Claim, int]:
+    """Claim the recording for `owner`; returns what happened and the attempts counted so far.
+
+    A claim held by another worker whose lease has not lapsed is waited out when that worker is
+    known to be gone (`holder_alive` says no: it was just killed), else left to it.
+    """
+    for _ in range(5):
+        with db.session() as session:
+            row = session.execute(select(Recording.status, Recording.attempts, Recording.claimed_by,
+                                         Recording.lease_until)
+                                  .where(Recording.recording_sid == recording_sid)).first()
+        if row is None:
+            return Claim.GONE, 0
+        if row.status == "done":
+            return Claim.DONE, row.attempts
+        if row.status == "failed":
+            return Claim.FAILED, row.attempts
+        now = utcnow()
+        holder = row.claimed_by
+        if row.status == "processing" and holder and holder != owner:
+            if holder_alive(holder):
+                return Claim.HELD, row.attempts
+            if row.lease_until is not None and row.lease_until > now:
+                sleep(min((row.lease_until - now).total_seconds(), lease_s) + 0.05)
+                continue
+        if row.attempts >= max_attempts:
+            return Claim.EXHAUSTED, row.attempts
+        # Compare-and-set on what was read, so of two workers claiming at once exactly one wins.
+        seen_holder = Recording.claimed_by.is_(None) if holder is None else Recording.claimed_by == holder
+        with db.session() as session:
+            won = session.execute(
+                update(Recording)
+                .where(Recording.recording_sid == recording_sid, Recording.status == row.status,
+                       Recording.attempts == row.attempts, seen_holder)
+                .values(status="processing", attempts=row.attempts + 1, claimed_by=owner,
+                        lease_until=now + timedelta(seconds=lease_s))
+                .execution_options(synchronize_session=False)).rowcount == 1
+        if won:
+            return Claim.CLAIMED, row.attempts + 1
+    return Claim.HELD, row.attempts
+
+
+def renew_claims(db: Database, owner: str, lease_s: float) -> int:
+    """Extend the lease of every recording `owner` is processing; how many it holds."""
+    with db.session() as session:
+        return session.execute(
+            update(Recording).where(Recording.claimed_by == owner, Recording.status == "processing")
+            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+            .execution_options(synchronize_session=False)).rowcount

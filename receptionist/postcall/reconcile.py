@@ -1,0 +1,54 @@
+"""The reconciler: queue again every piece of committed work that has no live job.
+
+The database, not Redis, remembers what is owed: a recording row that is queued (or whose
+worker's claim has lapsed), a call owed its missed-call job or its alert (`Call.followup`). A
+webhook that committed its row while Redis was down, or a Redis restarted without persistence,
+leaves work no job stands for; every worker runs this at start and on a schedule
+(`RECEPTIONIST_RECONCILE_INTERVAL_S`). It is safe to run anywhere at any time: jobs have
+deterministic ids and `JobQueue.enqueue_once` queues none that is already queued, running or
+waiting for its retry, and a recording's claim (`postcall.claims`) keeps a second run from
+processing what a live worker is processing. A recording given up is never queued again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+
+from receptionist.calls.records import FOLLOWUP_CALL_ENDED
+from receptionist.core.db import Database
+from receptionist.core.models import Call, Recording, utcnow
+from receptionist.core.queue import JobQueue
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    recordings_owed: int
+    recordings_queued: int
+    calls_owed: int
+    calls_queued: int
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def reconcile(db: Database, queue: JobQueue, *, limit: int = 1000) -> Reconciled:
+    """Queue what the database says is owed and Redis holds no job for (oldest first, at most
+    `limit` of each kind per run). Raises `QueueUnavailable` when Redis is away."""
+    now = utcnow()
+    with db.session() as session:
+        recordings = session.scalars(
+            select(Recording.recording_sid)
+            .where(or_(Recording.status == "queued",
+                       and_(Recording.status == "processing",
+                            or_(Recording.lease_until.is_(None), Recording.lease_until < now))))
+            .order_by(Recording.id).limit(limit)).all()
+        calls = session.execute(select(Call.call_sid, Call.followup).where(Call.followup.is_not(None))
+                                .order_by(Call.id).limit(limit)).all()
+    queued_recordings = sum(1 for sid in recordings if queue.enqueue_recording(sid))
+    queued_calls = 0
+    for call_sid, kind in calls:
+        enqueue = queue.enqueue_call_ended if kind == FOLLOWUP_CALL_ENDED else queue.enqueue_alert_without_recording
+        queued_calls += bool(enqueue(call_sid))
+    return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls)

@@ -1,0 +1,130 @@
+"""No accepted callback is ever lost: whatever Redis does, a committed recording or call-ended
+event is processed, once, with one alert.
+
+Each test runs its own `redis-server` (sandbox/redis_server.py, no persistence, as the services
+run), never the shared one, so it can stop it and start it again empty.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from rq import Queue
+
+from receptionist.core.queue import JobQueue
+from receptionist.postcall.reconcile import reconcile
+from sandbox.redis_server import LocalRedis
+from tests.support.calls import play_call, run_burst
+from tests.support.service import serve
+from tests.support.world import BUSINESS_NUMBER, CALLER_NUMBER
+
+
+@pytest.fixture
+def own_redis() -> Iterator[LocalRedis]:
+    server = LocalRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+def restart_empty(server: LocalRedis) -> LocalRedis:
+    """Stop the server and start a new, empty one on the same port (a restart without persistence)."""
+    port = server.port
+    server.stop()
+    fresh = LocalRedis(port=port)
+    fresh.start()
+    return fresh
+
+
+@pytest.fixture
+def world(make_settings, pg_database, twilio_api, own_redis, make_context):
+    """The service and a worker context on PostgreSQL, SeaweedFS (versioned, so every write counts)
+    and this test's own Redis; the account the calls ring."""
+    settings = make_settings(pg_database, redis_url=own_redis.url)
+    served = serve(settings, twilio_api)
+    service = next(served)
+    try:
+        account = service.create_account()
+        ctx = make_context(settings)
+        ctx.store.ensure_bucket()
+        ctx.store.client.put_bucket_versioning(Bucket=ctx.store.bucket, VersioningConfiguration={"Status": "Enabled"})
+        yield service, ctx, account["id"]
+    finally:
+        served.close()
+
+
+def stored_versions(ctx, account_id: str) -> list[str]:
+    listing = ctx.store.client.list_object_versions(Bucket=ctx.store.bucket, Prefix=f"accounts/{account_id}/")
+    return sorted(v["Key"] for v in listing.get("Versions", []))
+
+
+def missed_call(service):
+    """A caller who hangs up without a word: the status callback owes the call its missed-call job."""
+    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    service.player.end(call, duration_s=3)
+    return call
+
+
+def assert_each_processed_once(service, ctx, smtp, account_id, recorded, missed) -> None:
+    for call in recorded:
+        assert service.call(call.call_sid)["processing_status"] == "done"
+    emails = smtp.wait_for(len(recorded) + len(missed), timeout=30)
+    run_burst(ctx)  # reconciling again finds nothing owed: nothing is processed or sent twice
+    time.sleep(0.3)
+    assert len(smtp.messages) == len(recorded) + len(missed)
+    subjects = sorted(m.subject.split()[0] for m in emails)
+    assert subjects == sorted(["New"] * len(recorded) + ["Missed"] * len(missed))
+    versions = stored_versions(ctx, account_id)
+    assert len(versions) == 2 * len(recorded) == len(set(versions))  # audio and transcript, one version each
+    for call in missed:
+        detail = service.call(call.call_sid)
+        assert detail["outcome"] == "missed" and [a["status"] for a in detail["alerts"]] == ["sent"]
+
+
+def test_redis_down_during_the_callbacks_loses_nothing(world, twilio_api, smtp, call_audio, own_redis):
+    service, ctx, account_id = world
+    port = own_redis.port
+    own_redis.stop()  # Redis is down while Twilio calls back
+
+    # play_call raises unless every webhook answers 2xx: the rows are committed, Twilio gets its 200.
+    recorded = play_call(service, twilio_api, call_audio.path.read_bytes())
+    missed = missed_call(service)
+    assert service.call(recorded.call_sid)["processing_status"] == "pending"
+
+    back = LocalRedis(port=port)  # Redis comes back empty: nothing was ever queued
+    back.start()
+    try:
+        run_burst(ctx)  # the worker reconciles when it starts: both calls are queued from the database
+        assert_each_processed_once(service, ctx, smtp, account_id, [recorded], [missed])
+    finally:
+        back.stop()
+
+
+def test_redis_restarted_empty_while_jobs_were_queued(world, twilio_api, smtp, call_audio, own_redis):
+    service, ctx, account_id = world
+    recorded = [play_call(service, twilio_api, call_audio.path.read_bytes()) for _ in range(2)]
+    missed = [missed_call(service)]
+    queue = Queue(ctx.settings.queue_name, connection=ctx.queue.redis)
+    assert queue.count == 3  # queued in Redis ...
+    fresh = restart_empty(own_redis)  # ... and gone with it
+    try:
+        assert Queue(ctx.settings.queue_name, connection=ctx.queue.redis).count == 0
+
+        # Two workers reconciling at once queue each owed job once (deterministic ids, a claim each).
+        jobs = JobQueue(ctx.queue.redis, ctx.settings.queue_name, ctx.settings.job_timeout_s)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(reconcile(ctx.db, jobs))) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(r.recordings_queued for r in results) == 2 and sum(r.calls_queued for r in results) == 1
+        assert Queue(ctx.settings.queue_name, connection=ctx.queue.redis).count == 3
+
+        run_burst(ctx)
+        assert_each_processed_once(service, ctx, smtp, account_id, recorded, missed)
+    finally:
+        fresh.stop()
