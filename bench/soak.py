@@ -120,8 +120,10 @@ class Options:
     concurrency: int = 4
     baseline_calls: int = 10
     drain: float = 600.0  # the longest wait for the queue to drain after the last call
-    quiet: float = 60.0  # the drain also ends once nothing was queued, running or retrying for this long
+    quiet: float = 90.0  # the drain also ends once nothing was queued, running or retrying for this long
+    # (longer than the workers' reconcile interval, or the drain could end before a reconciliation)
     lease_s: int | None = None  # RECEPTIONIST_WORKER_LEASE for the workers (None: the product's default)
+    reconcile_s: float | None = None  # RECEPTIONIST_RECONCILE_INTERVAL_S (None: the product's default)
     seed: int = 7
     progress: bool = True
 
@@ -344,6 +346,7 @@ class Soak:
             admin_token=secrets.token_hex(16), session_secret=secrets.token_hex(32),
             whisper_threads=1,  # one core per worker process: N workers on N cores do not fight over them
             **({"worker_lease_s": self.o.lease_s} if self.o.lease_s else {}),
+            **({"reconcile_interval_s": self.o.reconcile_s} if self.o.reconcile_s else {}),
         )
         self.db = Database(self.settings.database_url, pool_size=2)
         stack.callback(self.db.dispose)

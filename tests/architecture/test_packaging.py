@@ -37,7 +37,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_words_migrations_and_pages(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    prompts = {p.name for p in (ROOT / "prompts").iterdir() if p.suffix in (".txt", ".json")}
+    prompts = {p.name for p in (ROOT / "prompts").iterdir() if p.suffix in (".txt", ".json", ".html")}
     assert prompts and {f"prompts/{name}" for name in prompts} <= names
     migrations = {p.name for p in (ROOT / "receptionist/core/migrations/versions").glob("*.py")}
     assert {f"receptionist/core/migrations/versions/{name}" for name in migrations} <= names
