@@ -1,13 +1,14 @@
 """Decoding call recordings into per-speaker sample arrays for Whisper, in bounded memory.
 
-A recording is read from its file by an ffmpeg subprocess (the decoder pydub drives) that resamples
-it to 16 kHz and streams it back; it is handed to Whisper a window at a time, so memory stays the
+A recording is read from its file by an ffmpeg subprocess (the decoder pydub drives) that streams
+its samples back, resampled to 16 kHz window by window as pydub resampled whole files; it is handed to Whisper a window at a time, so memory stays the
 same for a one-minute call and for Twilio's four-hour maximum (`bench/long_call.py` measures it).
 A window ends at the quietest moment near its end, so a word is not cut in two.
 """
 
 from __future__ import annotations
 
+import audioop  # pydub's resampler (audioop.ratecv), so Whisper hears what it heard before
 import json
 import subprocess
 import tempfile
@@ -61,7 +62,7 @@ class RecordingAudio:
         self.window_s = window_s
         if not self.path.exists() or self.path.stat().st_size == 0:
             raise BadRecording("the recording is empty (0 bytes)")
-        self.channels = _probe_channels(self.path)
+        self.channels, self.rate = _probe_channels(self.path)
         self.decoded_s = 0.0  # how much audio the windows so far held
 
     @property
@@ -72,11 +73,12 @@ class RecordingAudio:
     def windows(self) -> Iterator[AudioWindow]:
         """The recording as consecutive windows; BadRecording when ffmpeg cannot decode it."""
         frame_bytes = 2 * self.channels
-        window_frames = int(self.window_s * WHISPER_RATE)
+        window_frames = int(self.window_s * self.rate)
+        resampled = None  # audioop's resampler state, carried across windows (the one pydub used whole)
         with tempfile.TemporaryFile() as errors:
             process = subprocess.Popen(
                 [get_encoder_name(), "-nostdin", "-v", "error", "-i", str(self.path), "-map", "0:a:0",
-                 "-f", "s16le", "-acodec", "pcm_s16le", "-ar", str(WHISPER_RATE), "-ac", str(self.channels), "pipe:1"],
+                 "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(self.channels), "pipe:1"],
                 stdout=subprocess.PIPE, stderr=errors)
             try:
                 carry = np.zeros((0, self.channels), dtype=np.int16)
@@ -86,11 +88,14 @@ class RecordingAudio:
                     data = data[: len(data) - len(data) % frame_bytes]
                     frames = np.concatenate([carry, np.frombuffer(data, dtype=np.int16).reshape(-1, self.channels)])
                     last = len(frames) < window_frames
-                    cut = len(frames) if last else _quiet_cut(frames)
+                    cut = len(frames) if last else _quiet_cut(frames, self.rate)
                     if cut:
-                        self.decoded_s = (offset + cut) / WHISPER_RATE
-                        yield AudioWindow(offset / WHISPER_RATE, {
-                            speaker: frames[:cut, i].astype(np.float32) / 32768.0
+                        self.decoded_s = (offset + cut) / self.rate
+                        pcm, resampled = audioop.ratecv(frames[:cut].tobytes(), 2, self.channels, self.rate,
+                                                        WHISPER_RATE, resampled)
+                        samples = np.frombuffer(pcm, dtype=np.int16).reshape(-1, self.channels)
+                        yield AudioWindow(offset / self.rate, {
+                            speaker: samples[:, i].astype(np.float32) / 32768.0
                             for i, speaker in enumerate(self.speakers)})
                     if last:
                         break
@@ -110,19 +115,19 @@ class RecordingAudio:
             raise BadRecording("the recording holds no audio")
 
 
-def _probe_channels(path: Path) -> int:
+def _probe_channels(path: Path) -> tuple[int, int]:
     result = subprocess.run(
-        [get_prober_name(), "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels",
+        [get_prober_name(), "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels,sample_rate",
          "-of", "json", str(path)], capture_output=True, text=True, timeout=60)
     try:
         streams = json.loads(result.stdout or "{}").get("streams") or []
-        channels = int(streams[0]["channels"])
+        channels, rate = int(streams[0]["channels"]), int(streams[0]["sample_rate"])
     except (ValueError, KeyError, IndexError, TypeError):
         detail = (result.stderr or "").replace(str(path), "the file").strip()[-300:] or "no audio stream"
         raise BadRecording(f"the recording could not be decoded as audio: {detail}") from None
-    if channels < 1:
+    if channels < 1 or rate < 1:
         raise BadRecording("the recording has no audio channel")
-    return min(channels, len(CHANNEL_SPEAKERS))
+    return min(channels, len(CHANNEL_SPEAKERS)), rate
 
 
 def _read_exactly(stream, size: int) -> bytes:
@@ -136,10 +141,10 @@ def _read_exactly(stream, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _quiet_cut(frames: np.ndarray) -> int:
+def _quiet_cut(frames: np.ndarray, rate: int) -> int:
     """Where to end a full window: the start of its quietest short frame near the end."""
-    frame = int(CUT_FRAME_S * WHISPER_RATE)
-    search = min(int(CUT_SEARCH_S * WHISPER_RATE), len(frames) // 2) // frame * frame
+    frame = int(CUT_FRAME_S * rate)
+    search = min(int(CUT_SEARCH_S * rate), len(frames) // 2) // frame * frame
     tail = np.abs(frames[len(frames) - search:].astype(np.int32)).sum(axis=1)
     energy = tail.reshape(-1, frame).sum(axis=1)
     return len(frames) - search + int(np.argmin(energy)) * frame
