@@ -5,6 +5,7 @@ Only fixtures live here; the constants and helpers they and the tests share are 
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -18,13 +19,22 @@ from receptionist.core.queue import JobQueue
 from receptionist.postcall.pipeline import PipelineContext
 from receptionist.postcall.transcription import Transcriber
 from receptionist.privacy.deployment import claim_deployment
-from receptionist.settings import Settings
+from receptionist.settings import ENV_FILE_VARIABLE, Settings
 from receptionist.wiring import build_pipeline_context
 from sandbox import LocalS3, LocalTwilioApi, SmtpCapture
 from sandbox.speech import CallAudio, synthesize_call
 from tests.support.privacy import PrivacyWorld
 from tests.support.service import Service, clean, serve
 from tests.support.world import CALL_TURNS, PG_ADMIN_URL, REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _no_env_file_between_tests() -> Iterator[None]:
+    """`--env-file` hands its path on through the process environment (to the processes a command
+    starts); a CLI test run in this process must not leave it for the next test."""
+    os.environ.pop(ENV_FILE_VARIABLE, None)
+    yield
+    os.environ.pop(ENV_FILE_VARIABLE, None)
 
 
 @pytest.fixture(scope="session")
