@@ -184,6 +184,8 @@ class Report:
     lost_calls: dict[str, str] = field(default_factory=dict)  # call sid → what is missing
     duplicate_calls: dict[str, str] = field(default_factory=dict)
     longest_recovery_s: float | None = None
+    longest_clear_recovery_s: float | None = None  # kills whose recovery no outage overlapped
+    clear_kills: int = 0
     longest_resume_s: float | None = None
     unrecovered_kills: int = 0
     calm_p50_s: float = float("nan")
@@ -207,9 +209,10 @@ class Report:
             f"alerts sent once             {self.alerted_once} / {self.accepted} (email and SMS)",
             f"duplicates                   {self.duplicates}",
             f"lost                         {self.lost}",
-            "longest recovery after kill  " + (f"{self.longest_recovery_s:.1f} s" if self.longest_recovery_s is not None
-                                               else "n/a") + f" (unrecovered {self.unrecovered_kills}; worker lease "
-                                                             f"{self.lease_s} s; target <= 20 s)",
+            "longest recovery after kill  " + _seconds(self.longest_clear_recovery_s)
+            + f" (the {self.clear_kills} kill(s) no outage overlapped; worker lease {self.lease_s} s; target <= 20 s)",
+            "  with the outages           " + _seconds(self.longest_recovery_s)
+            + f" (all {self.kills} kill(s); unrecovered {self.unrecovered_kills}: an outage adds its own length)",
             "  of which job taken up again " + (f"{self.longest_resume_s:.1f} s" if self.longest_resume_s is not None
                                                 else "n/a") + " (the rest is the queue and the work itself)",
             f"callback -> email, calm      p50 {self.calm_p50_s:.2f} s  p99 {self.calm_p99_s:.2f} s (baseline)",
@@ -222,6 +225,10 @@ class Report:
         for sid, why in sorted(self.duplicate_calls.items()):
             out.append(f"  duplicate {sid}: {why}")
         return out
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "n/a"
 
 
 # -- workers under a supervisor -----------------------------------------------------------------------
@@ -242,8 +249,10 @@ class WorkerSlot:
 
     def start(self) -> None:
         self.incarnation += 1
+        # Its slot, as `infra/deploy/receptionist-worker@.service` gives each instance (`%H-%i`): a
+        # process restarted in it takes over at once what the killed one left.
         self.process = ManagedProcess([sys.executable, "-m", "receptionist.cli", "worker"], self.log_path,
-                                      cwd=ROOT, env=self.env)
+                                      cwd=ROOT, env=self.env | {"RECEPTIONIST_WORKER_SLOT": f"soak-{self.index}"})
         self.process.start()
         self.started_at, self.died_at = now(), None
 
@@ -323,6 +332,7 @@ class Soak:
         self.records: dict[str, CallRecord] = {}
         self.kills: list[Kill] = []
         self.faults: list[str] = []
+        self.outages: list[tuple[float, float]] = []  # (from, to) of every outage, epoch seconds
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -429,8 +439,10 @@ class Soak:
         deadline = time.monotonic() + min(15.0, 0.2 * self.o.seconds)
         while (waiting := self._queued()) == (0, 0) and time.monotonic() < deadline and not self._stop.is_set():
             time.sleep(0.1)
+        began = now()
         self.redis.stop()
         self.redis.start()  # same port, empty: no persistence
+        self.outages.append((began, now()))
         self.faults.append(f"redis restarted empty ({waiting[0]} job(s) queued, {waiting[1]} running)")
 
     def _queued(self) -> tuple[int, int]:
@@ -445,23 +457,29 @@ class Soak:
 
     def _fault_s3(self) -> None:
         endpoint = self.s3.endpoint_url
+        began = now()
         self.s3.stop()
         self._stop.wait(self.o.s3_outage)
         self.s3.start()
+        self.outages.append((began, now()))
         if self.s3.endpoint_url != endpoint:  # the workers would never find it again: the soak is void
             raise RuntimeError(f"S3 came back on {self.s3.endpoint_url}, not {endpoint}")
         self.faults.append(f"s3 down {self.o.s3_outage:.0f} s")
 
     def _fault_pg(self) -> None:
+        began = now()
         self.pg.stop_server("fast")
         self._stop.wait(self.o.pg_outage)
         self.pg.start_server()
+        self.outages.append((began, now()))
         self.faults.append(f"postgresql down {self.o.pg_outage:.0f} s")
 
     def _fault_smtp(self) -> None:
+        began = now()
         self.smtp.stop()
         self._stop.wait(self.o.smtp_outage)
         self.smtp.start()
+        self.outages.append((began, now()))
         self.faults.append(f"smtp down {self.o.smtp_outage:.0f} s")
 
     # -- calls ---------------------------------------------------------------------------------------
@@ -683,6 +701,12 @@ class Soak:
         report.longest_resume_s = max(resumes) if resumes else None
         recoveries = [k.recovery_s for k in self.kills if k.recovery_s is not None]
         report.longest_recovery_s = max(recoveries) if recoveries else None
+        # A kill whose recovery an outage overlapped waits for that outage too (the chaos p99 shows
+        # it); the kill's own cost is measured on the others.
+        clear = [k.recovery_s for k in self.kills if k.recovery_s is not None
+                 and not any(began <= k.recovered_at and k.at <= ended for began, ended in self.outages)]
+        report.clear_kills = len(clear)
+        report.longest_clear_recovery_s = max(clear) if clear else None
         report.unrecovered_kills = sum(1 for k in self.kills if k.recovery_s is None)
         return report
 

@@ -141,7 +141,14 @@ class Settings(BaseSettings):
     # How long one step (download, store, email) keeps retrying an outage inside a job before the
     # job itself is handed back to RQ for a later retry.
     step_retry_window_s: float = Field(300.0, validation_alias=_env("RECEPTIONIST_STEP_RETRY_WINDOW"))
-    worker_lease_s: int = Field(30, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
+    # A worker keeps a lease this long and renews it every third of it; a killed worker's job is
+    # taken over once its lease lapses (at most this long after the kill).
+    worker_lease_s: int = Field(10, ge=1, validation_alias=_env("RECEPTIONIST_WORKER_LEASE"))
+    # This worker's place among the host's workers (the systemd unit sets `%H-%i`). A worker starting
+    # in a slot takes over at once what the slot's previous process left, without waiting for its
+    # lease: the slot's one live process is this one. Never give two live workers one slot.
+    worker_slot: str | None = Field(None, pattern=r"^[A-Za-z0-9_.@:-]{1,100}$",
+                                    validation_alias=_env("RECEPTIONIST_WORKER_SLOT"))
     # The most calls one retention sweep erases; the rest is reported and left for the next day's.
     sweep_max_deletes: int = Field(DEFAULT_SWEEP_MAX_DELETES, ge=1, validation_alias=_env("RECEPTIONIST_SWEEP_MAX_DELETES"))
     # A recording whose processing failed or killed its worker this many times is given up

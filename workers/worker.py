@@ -13,6 +13,16 @@ a lease period. The job itself is idempotent, so a second run finishes the work 
 thread renews the database claims of the recording this worker is processing
 (`receptionist.postcall.claims`), so no other worker takes it over while this one lives.
 
+Why a slot: a worker restarted by systemd (`Restart=always`) is the only live process of its
+instance, so whatever a process of its slot (`RECEPTIONIST_WORKER_SLOT`, `%H-%i` in the unit)
+left running was left by a dead one. A worker starting in a slot takes that over at once (its
+started jobs requeued, its database claims released) instead of waiting for the lease to lapse:
+a killed worker's call is processed again as soon as its replacement is up, a few seconds.
+
+Why it waits at start: a server that goes away between the start-up checks (which refuse an
+unreachable one loudly: `receptionist.cli.doctor`) and the first use is waited out with backoff
+(`RECEPTIONIST_STEP_RETRY_WINDOW`) rather than failing the start half-way.
+
 Why a reconciler: Redis is not where work is remembered. Each worker queues again, at start and
 every `RECEPTIONIST_RECONCILE_INTERVAL_S`, what the database says is owed and Redis has no job
 for (`receptionist.postcall.reconcile`).
@@ -26,13 +36,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
 from receptionist.calls.records import FOLLOWUP_ALERT, FOLLOWUP_CALL_ENDED
+from receptionist.core.db import is_unreachable
 from receptionist.core.logs import scrub
 from receptionist.core.models import utcnow
 from receptionist.core.queue import (
@@ -41,8 +54,8 @@ from receptionist.core.queue import (
     PROCESS_RECORDING,
     JobQueue,
 )
-from receptionist.core.retry import TransientError
-from receptionist.postcall.claims import renew_claims
+from receptionist.core.retry import TransientError, with_backoff
+from receptionist.postcall.claims import release_claims, renew_claims
 from receptionist.postcall.pipeline import (
     PipelineContext,
     UnusableRecording,
@@ -54,6 +67,7 @@ from receptionist.postcall.reconcile import reconcile
 from receptionist.privacy.deployment import DeploymentMismatch, claim_deployment
 from receptionist.privacy.sweeper import ensure_daily_sweep
 from receptionist.settings import Settings
+from receptionist.storage.client import is_unreachable as storage_unreachable
 from receptionist.wiring import build_pipeline_context
 from workers import context
 
@@ -69,12 +83,25 @@ def worker_alive(connection: Redis, name: str) -> bool:
     return bool(connection.exists(LEASE_KEY.format(name)))
 
 
+def slot_worker_name(slot: str) -> str:
+    """A unique RQ worker name that says which slot the worker runs in (RQ refuses a name that a
+    worker, dead or alive, registered within its TTL)."""
+    return f"{slot}.{uuid.uuid4().hex[:12]}"
+
+
+def in_slot(name: str, slot: str | None) -> bool:
+    return bool(slot) and name.startswith(f"{slot}.")
+
+
 class CallWorker(SimpleWorker):
-    def __init__(self, queues, *args, pipeline_context: PipelineContext, lease_s: int = 30,
-                 reconcile_interval_s: float | None = None, **kwargs):
+    def __init__(self, queues, *args, pipeline_context: PipelineContext, lease_s: int = 10,
+                 reconcile_interval_s: float | None = None, slot: str | None = None, **kwargs):
+        if slot:
+            kwargs.setdefault("name", slot_worker_name(slot))
         super().__init__(queues, *args, **kwargs)
         self.pipeline_context = pipeline_context
         self.lease_s = lease_s
+        self.slot = slot
         self.reconcile_interval_s = reconcile_interval_s or pipeline_context.settings.reconcile_interval_s
         self._lease_stop = threading.Event()
         self._lease_thread: threading.Thread | None = None
@@ -85,6 +112,7 @@ class CallWorker(SimpleWorker):
     def register_birth(self):
         super().register_birth()
         self._renew_lease()
+        self.take_over_slot()
         self.recover_abandoned_jobs()
         self.reconcile()
         self._lease_thread = threading.Thread(target=self._keep_lease, name="worker-lease", daemon=True)
@@ -130,6 +158,26 @@ class CallWorker(SimpleWorker):
         while not self._lease_stop.wait(self.reconcile_interval_s):
             self.reconcile()
 
+    def take_over_slot(self) -> list[str]:
+        """What an earlier process of this worker's slot left (it is dead: this is the slot's live
+        one): its leases dropped and its database claims released, so its jobs are requeued now
+        and its recordings claimed at once. Returns the predecessors' names."""
+        if not self.slot:
+            return []
+        ctx = self.pipeline_context
+        predecessors = set(release_claims(ctx.db, f"{self.slot}.", keep=self.name))
+        for queue in self.queues:
+            for job_id, execution_id in queue.started_job_registry.get_job_and_execution_ids(cleanup=False):
+                owner = _execution_owner(self.connection, job_id, execution_id)
+                if owner != self.name and in_slot(owner, self.slot):
+                    predecessors.add(owner)
+        for name in predecessors:
+            self.connection.delete(LEASE_KEY.format(name))
+        if predecessors:
+            log.warning("worker %s took over from the dead process(es) of its slot: %s", self.name,
+                        ", ".join(sorted(predecessors)))
+        return sorted(predecessors)
+
     def recover_abandoned_jobs(self) -> list[str]:
         """Requeue started jobs whose worker's lease has lapsed (the worker died mid-job)."""
         recovered = []
@@ -137,6 +185,8 @@ class CallWorker(SimpleWorker):
             registry = queue.started_job_registry
             for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
                 owner = _execution_owner(self.connection, job_id, execution_id)
+                if owner == self.name:
+                    continue  # this worker is running it
                 if owner and self.connection.exists(LEASE_KEY.format(owner)):
                     continue  # its worker is alive and working on it
                 if not self.connection.set(RECOVERY_LOCK.format(f"{job_id}:{execution_id}"), self.name, nx=True, ex=600):
@@ -196,11 +246,23 @@ def _execution_owner(connection: Redis, job_id: str, execution_id: str) -> str:
 
 
 def run_worker(ctx: PipelineContext, redis: Redis, queue_name: str, *, burst: bool = False,
-               lease_s: int = 30, with_scheduler: bool = True, logging_level: str = "INFO") -> bool:
+               lease_s: int = 10, with_scheduler: bool = True, logging_level: str = "INFO",
+               slot: str | None = None) -> bool:
     queue = Queue(queue_name, connection=redis)
     worker = CallWorker([queue], connection=redis, pipeline_context=ctx, lease_s=lease_s,
-                        reconcile_interval_s=ctx.settings.reconcile_interval_s)
+                        reconcile_interval_s=ctx.settings.reconcile_interval_s, slot=slot)
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
+
+
+def prepare_services(ctx: PipelineContext, redis: Redis) -> None:
+    """The database migrated, the bucket there, both one deployment's: an outage of any of them
+    waited out with backoff (a worker restarted during it comes up the moment they are back)."""
+    window = ctx.settings.step_retry_window_s
+    with_backoff(ctx.db.migrate, what="migrate the database", is_transient=is_unreachable, window_s=window)
+    with_backoff(ctx.store.ensure_bucket, what="prepare the bucket", is_transient=storage_unreachable, window_s=window)
+    with_backoff(lambda: claim_deployment(ctx.db, ctx.store), what="check the deployment",
+                 is_transient=lambda exc: is_unreachable(exc) or storage_unreachable(exc), window_s=window)
+    with_backoff(redis.ping, what="reach Redis", is_transient=lambda exc: isinstance(exc, RedisError), window_s=window)
 
 
 def serve_worker(settings: Settings, *, burst: bool = False) -> bool:
@@ -211,16 +273,15 @@ def serve_worker(settings: Settings, *, burst: bool = False) -> bool:
     ctx = build_pipeline_context(settings)
     redis = Redis.from_url(settings.redis_url)
     try:
-        ctx.db.migrate()
-        ctx.store.ensure_bucket()
         try:
-            claim_deployment(ctx.db, ctx.store)
+            prepare_services(ctx, redis)
         except DeploymentMismatch as exc:
             log.error("worker not started: %s", exc.message)
             raise SystemExit(2) from None
         if not burst:  # the daily retention sweep (see receptionist.privacy.sweeper for why a self-scheduling job)
             ensure_daily_sweep(JobQueue(redis, settings.queue_name, settings.job_timeout_s), utcnow())
-        return run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s)
+        return run_worker(ctx, redis, settings.queue_name, burst=burst, lease_s=settings.worker_lease_s,
+                          slot=settings.worker_slot)
     finally:
         redis.close()
         ctx.close()

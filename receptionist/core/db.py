@@ -97,3 +97,23 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+# What a database server says while it cannot be reached yet: down, restarting, starting up.
+_UNREACHABLE = ("connection refused", "could not connect", "connection timed out", "server closed the connection",
+                "the database system is starting up", "the database system is shutting down",
+                "terminating connection", "no route to host", "connection reset")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database server is away for now (worth waiting for), not that it
+    refused what was asked (a wrong password, a missing database, a bad file path)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower()
+    return any(marker in text for marker in _UNREACHABLE)
+

@@ -81,3 +81,17 @@ def renew_claims(db: Database, owner: str, lease_s: float) -> int:
             update(Recording).where(Recording.claimed_by == owner, Recording.status == "processing")
             .values(lease_until=utcnow() + timedelta(seconds=lease_s))
             .execution_options(synchronize_session=False)).rowcount
+
+
+def release_claims(db: Database, prefix: str, *, keep: str) -> list[str]:
+    """Let go at once of the claims held by workers named `prefix…` other than `keep` (dead
+    processes of `keep`'s slot: see `workers.worker`); returns their names. Their recordings stay
+    `processing` with a lapsed lease, which the next claim takes over and the reconciler requeues."""
+    held = (Recording.claimed_by.startswith(prefix, autoescape=True), Recording.claimed_by != keep,
+            Recording.status == "processing")
+    with db.session() as session:
+        names = sorted(set(session.scalars(select(Recording.claimed_by).where(*held)).all()))
+        if names:
+            session.execute(update(Recording).where(*held).values(lease_until=utcnow())
+                            .execution_options(synchronize_session=False))
+    return names

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from receptionist.settings import Settings
 
@@ -33,6 +40,15 @@ def is_transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return status >= 500 or exc.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
     return isinstance(exc, (BotoCoreError, OSError))
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """S3 cannot be reached for now (down, restarting, answering 5xx): worth waiting for at start.
+    Unlike `is_transient`, a client-side mistake (no credentials, a malformed endpoint) is not."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError,
+                            ConnectionError, TimeoutError))
 
 
 def error_code(exc: BaseException) -> str:

@@ -165,13 +165,13 @@ def test_worker_loads_the_model_once_for_many_jobs(pg_service, make_context, twi
     assert issubclass(CallWorker, __import__("rq").SimpleWorker)  # no fork per job: the model stays loaded
 
 
-def settings_env(settings) -> dict[str, str]:
+def settings_env(settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEPTIONIST_", "TWILIO_", "AWS_", "OPENAI_"))}
-    return env | settings.to_env() | {"RECEPTIONIST_WORKER_LEASE": "3"}
+    return env | settings.to_env() | {"RECEPTIONIST_WORKER_LEASE": "3"} | extra
 
 
-def start_worker(settings, log_path):
-    return subprocess.Popen([sys.executable, "-m", "receptionist.cli", "worker"], env=settings_env(settings),
+def start_worker(settings, log_path, **extra: str):
+    return subprocess.Popen([sys.executable, "-m", "receptionist.cli", "worker"], env=settings_env(settings, **extra),
                             stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -220,6 +220,51 @@ def test_worker_killed_mid_job_loses_nothing(pg_service, make_context, twilio_ap
     time.sleep(0.3)
     assert len(smtp.messages) == 1
     assert Queue(ctx.settings.queue_name, connection=Redis.from_url(ctx.settings.redis_url)).started_job_registry.count == 0
+
+
+def test_a_worker_restarted_in_its_slot_takes_its_job_over_at_once(pg_service, make_context, twilio_api, smtp,
+                                                                    call_audio, tmp_path):
+    """systemd restarts a killed worker in its slot (`RECEPTIONIST_WORKER_SLOT=%H-%i`): the new process
+    takes over the dead one's job as soon as it is up, long before the dead one's lease (60 s here) lapses."""
+    pg_service.create_account()
+    ctx = versioned_context(make_context, pg_service.settings)
+    db = pg_service.app.state.services.db
+    slot = {"RECEPTIONIST_WORKER_LEASE": "60", "RECEPTIONIST_WORKER_SLOT": "host-1"}
+
+    def claim(sid):
+        with db.session() as session:
+            return session.execute(select(Recording.status, Recording.claimed_by)
+                                   .where(Recording.recording_sid == sid)).first()
+
+    first = start_worker(pg_service.settings, tmp_path / "worker1.log", **slot)
+    try:
+        call = play_call(pg_service, twilio_api, call_audio.path.read_bytes())
+        status, dead = wait_for(lambda: (row := claim(call.recording_sid)) and row.status == "processing" and row,
+                                timeout=60, interval=0.01)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert dead.startswith("host-1.")
+
+    restarted_at = time.monotonic()
+    second = start_worker(pg_service.settings, tmp_path / "worker2.log", **slot)
+    try:
+        taken = wait_for(lambda: (row := claim(call.recording_sid)) and row.claimed_by not in (None, dead) and row,
+                         timeout=60, interval=0.05)
+        taken_in = time.monotonic() - restarted_at
+        wait_for(lambda: claim(call.recording_sid).status == "done", timeout=60)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=20)
+    print(f"the restarted worker took the job over {taken_in:.1f}s after it started")
+    assert taken.claimed_by.startswith("host-1.")
+    assert taken_in < 30  # the dead process's lease had 60 s to run
+    assert "took over from the dead process(es) of its slot" in (tmp_path / "worker2.log").read_text()
+    assert len(smtp.wait_for(1)) == 1
+    time.sleep(0.3)
+    assert len(smtp.messages) == 1
 
 
 def test_twilio_copy_is_deleted_once_ours_is_stored_when_configured(make_settings, pg_database, make_context,
