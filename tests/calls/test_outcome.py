@@ -189,3 +189,25 @@ def test_a_silent_call_whose_recording_is_coming_waits_for_it(world, redis_conn)
     service.player.end(call, duration_s=6)
     assert service.call(call.call_sid)["outcome"] is None
     assert Queue(service.settings.queue_name, connection=redis_conn).job_ids == []
+
+
+def test_a_recording_given_up_alerts_from_the_relay_and_texts_no_one(world, twilio_api, smtp):
+    """A recording that cannot be heard (corrupt media) leaves the caller channel unknown: the call is
+    decided from the relay alone, the owner is alerted once, and a caller who may have spoken on the
+    recording is not texted "sorry we missed you"."""
+    service, ctx = world
+    texts_before = len(texts_to(twilio_api, CALLER))
+    call = service.player.start(CALLER, BUSINESS_NUMBER)
+    service.hear(call.call_sid, [GREETING])
+    service.player.end(call, duration_s=8)
+    recording_sid = "RE" + call.call_sid[2:]
+    twilio_api.add_recording(recording_sid, b"RIFF\x00\x00\x00\x00WAVEbroken", call_sid=call.call_sid, channels=2,
+                             duration_s=8)
+    service.player.recording_ready(call, twilio_api.recording_url(recording_sid), 8, recording_sid)
+    run_burst(ctx)
+    run_burst(ctx)
+    detail = service.call(call.call_sid)
+    assert (detail["outcome"], detail["processing_status"]) == ("missed", "failed")
+    assert len(texts_to(twilio_api, CALLER)) == texts_before
+    assert deliveries(service, call) == [("email", OWNER_EMAIL, "sent"), ("sms", OWNER_MOBILE, "sent")]
+    assert len([m for m in smtp.wait_for(1) if call.call_sid in m.text()]) == 1
