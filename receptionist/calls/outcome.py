@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from receptionist.calls.records import FOLLOWUP_ALERT, FOLLOWUP_CALL_ENDED, caller_spoke, find_call
+from receptionist.calls.records import FOLLOWUP_ALERT, FOLLOWUP_CALL_ENDED, caller_spoke
 from receptionist.core.models import Call, utcnow
 
 # `Call.recording_state`: what the call's `<Start><Recording>` is known to have done.
@@ -57,6 +57,12 @@ def recording_coming(call: Call) -> bool:
     if call.recording_state == RECORDING_ABSENT or call.recordings:
         return False
     return call.recording_state == RECORDING_STARTED or (call.relay_attempt or 0) > 0
+
+
+def _locked(session: Session, call_sid: str) -> Call | None:
+    """The call, locked until the commit (PostgreSQL): the final status and the recording's callback
+    may decide at the same moment, and each must see what the other stored."""
+    return session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update(of=Call))
 
 
 def note_recording_started(session: Session, call_sid: str) -> None:
@@ -93,7 +99,7 @@ def _without_recording(session: Session, call: Call, *, text_back: bool = True) 
 def at_final_status(session: Session, call_sid: str, unanswered_outcome: str | None, wait_s: float) -> Decision:
     """The call's first final status: decide now unless a recording is coming; then wait for it,
     at most `wait_s` more (the reconciler decides past `Call.recording_due_at`)."""
-    call = find_call(session, call_sid)
+    call = _locked(session, call_sid)
     if call is None:
         return NOTHING
     if unanswered_outcome is not None and call.outcome is None:
@@ -114,7 +120,7 @@ def at_final_status(session: Session, call_sid: str, unanswered_outcome: str | N
 def on_recording_absent(session: Session, call_sid: str, wait_s: float) -> Decision | None:
     """Twilio reported that no recording will come; None for an unknown call. Decided from the
     relay once the call has ended; before that, its final status decides."""
-    call = find_call(session, call_sid)
+    call = _locked(session, call_sid)
     if call is None:
         return None
     call.recording_state = RECORDING_ABSENT

@@ -65,8 +65,9 @@ def decide_overdue(db: Database, now, *, limit: int = 1000) -> int:
     Returns how many were decided."""
     decided = 0
     with db.session() as session:
+        # Locked (PostgreSQL), and skipped when another worker's reconciler holds them.
         calls = session.scalars(select(Call).where(Call.recording_due_at.is_not(None), Call.recording_due_at < now)
-                                .order_by(Call.id).limit(limit)).all()
+                                .order_by(Call.id).limit(limit).with_for_update(of=Call, skip_locked=True)).all()
         for call in calls:
             decided += overdue(session, call).owed is not None
     return decided
