@@ -10,9 +10,10 @@ the recording's `completed` (then the worker's transcript) or `absent`. So:
   `<Connect>` never reported back hung up during the disclosure: nothing was recorded.
 - When a recording is coming, the outcome waits for it: the worker decides once it has the caller
   channel's transcript (`after_transcript`), the `absent` callback decides from the relay alone,
-  and a recording that never reports is waited for until `Call.outcome_due_at`, after which the
+  and a recording that never reports is waited for until `Call.recording_due_at`, after which the
   workers' reconciler decides without it (`overdue`).
-- A caller turn stored by the relay decides "answered" at once, whatever else is coming.
+- A caller turn stored by the relay decides "answered" at once, whatever else is coming (the alert
+  still waits for the recording, so it carries the transcript).
 
 Each decision says which call-level job the call is now owed (`Call.followup`): the missed-call
 job (text-back and alert) or the alert alone. Where the worker decides, it alerts (and texts a
@@ -131,11 +132,6 @@ def on_recording_absent(session: Session, call_sid: str, wait_s: float) -> Decis
         call.recording_due_at = utcnow() + timedelta(seconds=wait_s)
         return NOTHING
     return _without_recording(session, call)
-
-
-def note_recording_completed(call: Call) -> None:
-    """A recording reported: its worker decides the outcome and alerts; nothing waits any more."""
-    call.recording_due_at = None
 
 
 def after_transcript(session: Session, call: Call) -> str | None:
