@@ -27,7 +27,7 @@ from bench.common import Stack, median  # noqa: E402
 from receptionist.core.models import Call  # noqa: E402
 from sandbox.speech import long_call_turns, synthesize_call  # noqa: E402
 
-STAGES = ("download", "decode", "transcribe", "summary", "store", "alert")
+STAGES = ("download", "decode", "transcribe", "store", "outcome", "summary", "alert")
 TIMES = re.compile(r"recording (RE\w+) of call \w+ processed: (\{.*\})")
 
 
@@ -66,6 +66,7 @@ def main() -> None:
                     row = session.query(Call).filter_by(call_sid=call.call_sid).one()
                     row.conversation = [{"speaker": s, "text": t, "at": row.started_at.astimezone(timezone.utc).isoformat()}
                                         for s, t in turns]
+                    row.relay_attempt = 1  # the relay session that stored them claimed the call first
                 recording_sid = "RE" + call.call_sid[2:]
                 stack.twilio.add_recording(recording_sid, wav, call_sid=call.call_sid)
                 stack.player.end(call, round(audio.duration_s))

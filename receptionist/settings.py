@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     # How often every worker queues again the committed work that has no live job (a Redis outage
     # or a restart without persistence lost it); each worker also does it when it starts.
     reconcile_interval_s: float = Field(60.0, gt=0, validation_alias=_env("RECEPTIONIST_RECONCILE_INTERVAL_S"))
+    # How long after a call ends its recording's callback (completed or absent) is waited for, when
+    # one is coming, before the workers' reconciler decides the outcome and alerts without it.
+    recording_wait_s: float = Field(600.0, gt=0, validation_alias=_env("RECEPTIONIST_RECORDING_WAIT_S"))
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables, to start another process with them (demo, tests)."""

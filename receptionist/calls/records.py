@@ -100,7 +100,7 @@ def record_status(session: Session, event: CallStatusChanged) -> StatusRecorded 
     A final status is final: status callbacks are separate requests that may arrive in any order
     and more than once, so once a call has ended nothing reopens it (a late `ringing` or
     `in-progress`) and a repeated final callback moves neither `ended_at` nor the duration. The
-    outcome is decided apart (`settle_outcome`), once the live conversation is stored.
+    outcome is decided apart, on all the evidence (`calls.outcome`).
     """
     call = find_call(session, event.call_sid)
     if call is None:
@@ -116,19 +116,6 @@ def record_status(session: Session, event: CallStatusChanged) -> StatusRecorded 
         if call.duration_s is None:
             call.duration_s = max(0, int((ended - call.started_at).total_seconds()))
     return StatusRecorded(call, event.final)
-
-
-def settle_outcome(session: Session, call_sid: str, unanswered_outcome: str | None) -> str | None:
-    """Decide what an ended call achieved, unless its conversation already did (transferred, a
-    message taken, …). Returns the outcome set now, None when there was one already."""
-    call = find_call(session, call_sid)
-    if call is None or call.outcome is not None:
-        return None
-    outcome = unanswered_outcome or ("answered" if caller_spoke(call) else "missed")
-    # Conditional, so an outcome the relay stores meanwhile is never overwritten.
-    changed = session.execute(update(Call).where(Call.call_sid == call_sid, Call.outcome.is_(None))
-                              .values(outcome=outcome).execution_options(synchronize_session=False))
-    return outcome if changed.rowcount == 1 else None
 
 
 def caller_spoke(call: Call) -> bool:
@@ -156,6 +143,7 @@ def register_recording(session: Session, event: RecordingReady) -> tuple[Recordi
     call = find_call(session, event.call_sid)
     if call is None:
         return None, False
+    call.recording_due_at = None  # reported: its worker decides the outcome and alerts (calls.outcome)
     existing = session.scalar(select(Recording).where(Recording.recording_sid == event.recording_sid))
     if existing is not None:
         return existing, False

@@ -122,6 +122,12 @@ class Call(Base):
     # "alert": the alert without a transcript), set in the same commit as the event that owes it
     # and cleared by the job, so the worker's reconciler queues it again whatever Redis lost.
     followup: Mapped[str | None] = mapped_column(String(24), index=True)
+    # The outcome's evidence still to come (calls.outcome): what the call's <Start><Recording> is
+    # known to have done ("started": the answer's <Connect> was reached; "absent": Twilio said none
+    # will come), and until when a recording that has not reported is waited for before the
+    # workers' reconciler decides the outcome and alerts without it.
+    recording_state: Mapped[str | None] = mapped_column(String(16))
+    recording_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The live conversation as the relay heard it, turn by turn: [{speaker, text, at}], where a
     # receptionist turn holds only what the caller actually heard (cut at an interruption).
     conversation: Mapped[list | None] = mapped_column(JSON)

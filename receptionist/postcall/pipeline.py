@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from receptionist.calls.outcome import after_transcript, on_recording_given_up
 from receptionist.calls.records import (
     FOLLOWUP_ALERT,
     FOLLOWUP_CALL_ENDED,
     find_call,
-    owe_followup,
     settle_followup,
 )
 from receptionist.core.db import Database
@@ -153,6 +153,16 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
         if result is not None:
             return result
 
+    # Every piece of evidence is in (the relay's turns, the caller channel's words): the outcome,
+    # and a missed caller's text-back before anything slower.
+    started = time.perf_counter()
+    with db.session() as session:
+        call = session.get(Call, call_id)
+        decided = after_transcript(session, call) if call is not None else None
+    if decided == "missed":
+        send_text_back(ctx.db, ctx.twilio, ctx.templates, ctx.sms_fence, call_id)
+    times.add("outcome", started)
+
     started = time.perf_counter()
     summarize_call(ctx, call_id, refresh=not already_transcribed)
     times.add("summary", started)
@@ -267,11 +277,14 @@ def _call_id(ctx: PipelineContext, call_sid: str) -> int | None:
 
 
 def handle_call_end(ctx: PipelineContext, call_sid: str) -> str:
-    """A call that ended before the caller said anything: text the caller back, tell the owner."""
-    call_id = _call_id(ctx, call_sid)
+    """A call missed with no recording to hear (`calls.outcome`): text the caller back, tell the owner."""
+    with ctx.db.session() as session:
+        call = find_call(session, call_sid)
+        call_id, missed = (call.id, call.outcome == "missed") if call is not None else (None, False)
     if call_id is None:
         return "gone"
-    text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, ctx.sms_fence, call_id)
+    # Only a call still missed: one the evidence showed the caller spoke on is never texted.
+    text_back = send_text_back(ctx.db, ctx.twilio, ctx.templates, ctx.sms_fence, call_id) if missed else "answered"
     summarize_call(ctx, call_id, refresh=False)
     _send_alerts(ctx, call_id)
     _settle(ctx, call_id, FOLLOWUP_CALL_ENDED)
@@ -299,6 +312,7 @@ def _settle(ctx: PipelineContext, call_id: int, kind: str) -> None:
 class Failure:
     final: bool  # no retry follows: the recording is given up (or was already done, failed or erased)
     call_sid: str | None  # the call now owed its alert without a transcript, when given up now
+    owed: str | None = None  # the call-level job it is owed (calls.records.FOLLOWUP_*)
 
 
 def record_failure(db: Database, recording_sid: str, reason: str, *, max_attempts: int, retries_left: bool,
@@ -328,9 +342,9 @@ def record_failure(db: Database, recording_sid: str, reason: str, *, max_attempt
         recording.status, recording.failure = "failed", kind
         recording.call.processing_status = "failed"
         call_sid = recording.call.call_sid
-        owe_followup(session, call_sid, FOLLOWUP_ALERT)
+        owed = on_recording_given_up(session, recording.call).owed
     log.warning("recording %s given up (%s): %s", recording_sid, kind, reason)
-    return Failure(True, call_sid)
+    return Failure(True, call_sid, owed)
 
 
 def give_up(ctx: PipelineContext, recording_sid: str, kind: str, reason: str) -> Failure:

@@ -3,7 +3,9 @@
 The database, not Redis, remembers what is owed: a recording row that is queued (or whose
 worker's claim has lapsed), a call owed its missed-call job or its alert (`Call.followup`). A
 webhook that committed its row while Redis was down, or a Redis restarted without persistence,
-leaves work no job stands for; every worker runs this at start and on a schedule
+leaves work no job stands for. A call whose recording was waited for and never reported (neither
+`completed` nor `absent` by `Call.recording_due_at`) is decided here without it, so the wait
+survives restarts and the owner is still alerted. Every worker runs this at start and on a schedule
 (`RECEPTIONIST_RECONCILE_INTERVAL_S`). It is safe to run anywhere at any time: jobs have
 deterministic ids and `JobQueue.enqueue_once` queues none that is already queued, running or
 waiting for its retry, and a recording's claim (`postcall.claims`) keeps a second run from
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
 
+from receptionist.calls.outcome import overdue
 from receptionist.calls.records import FOLLOWUP_CALL_ENDED
 from receptionist.core.db import Database
 from receptionist.core.models import Call, Recording, utcnow
@@ -28,6 +31,7 @@ class Reconciled:
     recordings_queued: int
     calls_owed: int
     calls_queued: int
+    outcomes_overdue: int = 0  # calls decided without the recording they waited for
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -37,6 +41,7 @@ def reconcile(db: Database, queue: JobQueue, *, limit: int = 1000) -> Reconciled
     """Queue what the database says is owed and Redis holds no job for (oldest first, at most
     `limit` of each kind per run). Raises `QueueUnavailable` when Redis is away."""
     now = utcnow()
+    decided = decide_overdue(db, now, limit=limit)
     with db.session() as session:
         recordings = session.scalars(
             select(Recording.recording_sid)
@@ -51,4 +56,18 @@ def reconcile(db: Database, queue: JobQueue, *, limit: int = 1000) -> Reconciled
     for call_sid, kind in calls:
         enqueue = queue.enqueue_call_ended if kind == FOLLOWUP_CALL_ENDED else queue.enqueue_alert_without_recording
         queued_calls += bool(enqueue(call_sid))
-    return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls)
+    return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls, decided)
+
+
+def decide_overdue(db: Database, now, *, limit: int = 1000) -> int:
+    """Calls whose recording was waited for past `Call.recording_due_at` and never reported: decide
+    their outcome without it and owe their alert (queued below with the rest of what is owed).
+    Returns how many were decided."""
+    decided = 0
+    with db.session() as session:
+        # Locked (PostgreSQL), and skipped when another worker's reconciler holds them.
+        calls = session.scalars(select(Call).where(Call.recording_due_at.is_not(None), Call.recording_due_at < now)
+                                .order_by(Call.id).limit(limit).with_for_update(of=Call, skip_locked=True)).all()
+        for call in calls:
+            decided += overdue(session, call).owed is not None
+    return decided

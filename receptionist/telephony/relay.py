@@ -42,6 +42,7 @@ from receptionist.agent.lines import Lines
 from receptionist.agent.profile import vocabulary
 from receptionist.agent.receptionist import VoiceClosed
 from receptionist.agent.session import open_session
+from receptionist.calls import outcome
 from receptionist.calls.conversations import Claim, LiveCall, new_session_id
 from receptionist.telephony import twiml
 from receptionist.telephony.relay_token import InvalidRelayToken, RelayPass
@@ -324,6 +325,10 @@ def relay_action(request: Request, form: dict[str, str] = Depends(signed_form),
     if account is None:
         log.info("relay action for unknown call %s", call_sid)
         return _xml(twiml.hang_up(twiml.account_voice(None, svc.settings)))
+    with svc.db.session() as session:
+        # The answer's <Connect> ran, so the <Start><Recording> before it did: the call's outcome
+        # waits for that recording even if no relay session ever connected (calls.outcome).
+        outcome.note_recording_started(session, call_sid)
     voice = twiml.account_voice(account.voice, svc.settings)
     if session_status == "completed" or form.get("CallStatus") == "completed":
         return _xml(twiml.hang_up(voice))  # the caller hung up: there is no call left to instruct

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from receptionist.calls import outcome
 from receptionist.calls import records as calls
 from receptionist.core.phone import masked
 from receptionist.core.queue import QueueUnavailable
@@ -92,26 +93,31 @@ def status(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depen
         return _xml(twiml.empty())
     if not svc.conversations.wait_until_released(event.call_sid, RELAY_SETTLE_WAIT_S):
         log.warning("call %s ended while its relay session still held it; deciding its outcome from what "
-                    "is stored", event.call_sid)
+                    "is stored and what its recording holds", event.call_sid)
     with svc.db.session() as session:
-        outcome = calls.settle_outcome(session, event.call_sid, event.unanswered_outcome)
-        if outcome == "missed":
-            calls.owe_followup(session, event.call_sid, calls.FOLLOWUP_CALL_ENDED)
-    if outcome == "missed":  # after the commit, so the job sees the outcome
-        _enqueue(lambda: svc.queue.enqueue_call_ended(event.call_sid), f"missed call {event.call_sid}")
+        decision = outcome.at_final_status(session, event.call_sid, event.unanswered_outcome,
+                                           svc.settings.recording_wait_s)
+    _queue_owed(svc, event.call_sid, decision.owed)  # after the commit, so the job sees the outcome
     return _xml(twiml.empty())
+
+
+def _queue_owed(svc: AppServices, call_sid: str, owed: str | None) -> None:
+    if owed == calls.FOLLOWUP_CALL_ENDED:
+        _enqueue(lambda: svc.queue.enqueue_call_ended(call_sid), f"missed call {call_sid}")
+    elif owed == calls.FOLLOWUP_ALERT:
+        _enqueue(lambda: svc.queue.enqueue_alert_without_recording(call_sid), f"the alert for call {call_sid}")
 
 
 @router.post("/recording", response_class=Response)
 def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = Depends(services)):
     event = _parse(events.recording_status, form)
     if event.status == "absent":
-        # No recording will come (silence or a hang-up at once): alert from what the relay heard.
+        # No recording will come (silence or a hang-up at once): the outcome and the alert are
+        # decided from what the relay heard (by the final status, when it has not come yet).
         with svc.db.session() as session:
-            known = calls.owe_followup(session, event.call_sid, calls.FOLLOWUP_ALERT)
-        if known:
-            _enqueue(lambda: svc.queue.enqueue_alert_without_recording(event.call_sid),
-                     f"the alert for call {event.call_sid}")
+            decision = outcome.on_recording_absent(session, event.call_sid, svc.settings.recording_wait_s)
+        if decision is not None:
+            _queue_owed(svc, event.call_sid, decision.owed)
         return _xml(twiml.empty())
     if event.status != "completed":
         log.info("recording %s of call %s is %s; nothing to process", event.recording_sid, event.call_sid, event.status)

@@ -68,6 +68,7 @@ class Service:
             call = session.scalar(select(Call).where(Call.call_sid == call_sid))
             call.conversation = [{"speaker": speaker, "text": text_, "at": call.started_at.isoformat()}
                                  for speaker, text_ in turns]
+            call.relay_attempt = max(call.relay_attempt or 0, 1)  # a relay session claimed the call to store them
 
     def count(self, table: str) -> int:
         db = self.app.state.services.db

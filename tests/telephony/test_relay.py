@@ -405,7 +405,8 @@ def test_a_failed_session_reconnects_once_without_the_greeting_then_takes_a_mess
 def test_the_outcome_waits_for_the_conversation_whichever_news_of_the_hang_up_comes_first(
         offline_service, redis_conn, status_first, spoke):
     """A hang-up reaches the service twice, independently: the status callback and the relay's socket
-    closing. A caller who spoke is answered (no missed-call text-back), one who did not is missed."""
+    closing. A caller who spoke is answered (no missed-call text-back); one who did not is missed once
+    the recording has nothing either (here: Twilio reports it absent)."""
     service = offline_service
     service.create_account(missed_call_text_back=True)
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
@@ -428,7 +429,12 @@ def test_the_outcome_waits_for_the_conversation_whichever_news_of_the_hang_up_co
         assert detail["outcome"] in ("answered", "message-taken") and jobs == []
         assert any(t["speaker"] == "caller" for t in detail["conversation"])
     else:
-        assert detail["outcome"] == "missed" and jobs == [f"call-ended-{call.call_sid}"]
+        # The relay connected, so the recording started before it is coming: the outcome waits for it.
+        assert detail["outcome"] is None and jobs == []
+        params = service.player.recording_params(call, "https://api.twilio.com/x", None, status="absent")
+        assert service.player.post("/twilio/recording", params).status_code == 200
+        jobs = Queue(service.settings.queue_name, connection=redis_conn).job_ids
+        assert service.call(call.call_sid)["outcome"] == "missed" and jobs == [f"call-ended-{call.call_sid}"]
 
 
 def test_a_caller_who_hangs_up_while_the_model_thinks_is_not_missed(make_settings, pg_database, llm, redis_conn):

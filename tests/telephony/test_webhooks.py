@@ -293,11 +293,14 @@ class TestStatusAndRecordingCallbacks:
     def test_absent_recording_enqueues_an_alert_not_a_transcription(self, service, redis_conn):
         service.create_account()
         call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+        service.hear(call.call_sid, [("caller", "Hi, I need a plumber.")])
+        service.player.end(call, duration_s=9)
         params = service.player.recording_params(call, "https://api.twilio.com/x", 0) | {"RecordingStatus": "absent"}
         for _ in range(2):
             assert service.player.post("/twilio/recording", params).status_code == 200
         assert Queue(service.settings.queue_name, connection=redis_conn).job_ids == [f"alert-{call.call_sid}"]
         assert service.count("recordings") == 0
+        assert service.call(call.call_sid)["outcome"] == "answered"
 
     def test_in_progress_recording_enqueues_nothing(self, service, redis_conn):
         service.create_account()
