@@ -12,6 +12,8 @@ directory (`screenshots/<width>-<page>.png`), the artefacts of the run.
 
 from __future__ import annotations
 
+import time
+
 import io
 import math
 import shutil
@@ -142,7 +144,16 @@ def sign_in_browser(browser: webdriver.Chrome, url: str, token: str) -> None:
 
 
 def shown_calls(browser: webdriver.Chrome) -> list[str]:
-    return [a.get_attribute("href").rsplit("/", 1)[-1] for a in browser.find_elements(By.CSS_SELECTOR, "ol.calls a.open")]
+    """The calls listed, read again when the page is replaced while it is read (a form post's reload)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(20):
+        try:
+            return [a.get_attribute("href").rsplit("/", 1)[-1]
+                    for a in browser.find_elements(By.CSS_SELECTOR, "ol.calls a.open")]
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    raise AssertionError("the call list kept changing while it was read")
 
 
 def in_view(browser: webdriver.Chrome, element) -> bool:
