@@ -88,6 +88,9 @@ def run_wrk(url: str, requests_file: Path, seconds: int) -> dict:
             "p99_ms": int(fields["p99_us"]) / 1000, "errors": int(fields["errors"]) + int(fields["non2xx"])}
 
 
+WARM_UP_S = 0.5  # paced requests before the measured ones, at the same rate
+
+
 async def fixed_rate(url: str, rows: list[tuple[str, str]], rate: float, seconds: float) -> dict:
     latencies: list[float] = []
     lags: list[float] = []  # how late the generator sent each request: its own share of the latency
@@ -222,16 +225,17 @@ def main() -> None:
                 run_wrk(url, wrk_file, 2)  # warm-up
                 results[name]["max"] = run_wrk(url, wrk_file, args.seconds)
             rate = args.rate or round(args.fraction * results["bare"]["max"]["rps"])
-            paced = signed_requests(tmp / "paced.tsv", (int(rate * args.seconds) + 100) * 2, account_sid, signatures)
+            warm = max(100, int(rate * WARM_UP_S) + 1)  # the warm-up's own requests, each used once
+            paced = signed_requests(tmp / "paced.tsv", (int(rate * args.seconds) + warm) * 2, account_sid, signatures)
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute("CHECKPOINT")
             time.sleep(3)
             rows_of = {"bare": paced[: len(paced) // 2], "service": paced[len(paced) // 2:]}
             for name, url in urls.items():
                 rows = rows_of[name]
-                asyncio.run(fixed_rate(url, rows[:100], rate, 0.5))  # warm-up: connections, pools, caches
+                asyncio.run(fixed_rate(url, rows[:warm], rate, WARM_UP_S))  # warm-up: connections, pools, caches
                 before = voice_histogram(url, metrics_token) if name == "service" else None
-                results[name]["paced"] = asyncio.run(fixed_rate(url, rows[100:], rate, args.seconds))
+                results[name]["paced"] = asyncio.run(fixed_rate(url, rows[warm:], rate, args.seconds))
                 if name == "service":
                     results[name]["paced"]["in_app"] = in_app_p99_ms(before, voice_histogram(url, metrics_token))
             load["after"] = os.getloadavg()[0]

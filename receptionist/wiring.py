@@ -27,6 +27,7 @@ from receptionist.notify.mailer import Mailer
 from receptionist.notify.outbound import SmsFence
 from receptionist.postcall.pipeline import PipelineContext
 from receptionist.postcall.summary import LlmSummarizer, Summarizer
+from receptionist.postcall.transcriber_process import TranscriberProcess
 from receptionist.postcall.transcription import Transcriber
 from receptionist.settings import Settings
 from receptionist.storage.objects import ObjectStore
@@ -122,8 +123,18 @@ def build_app_services(settings: Settings) -> AppServices:
     )
 
 
-def build_pipeline_context(settings: Settings, transcriber: Transcriber | None = None) -> PipelineContext:
-    """The worker process: the common services plus the Whisper model, the summarizer and the alerts."""
+def build_pipeline_context(settings: Settings, transcriber: Transcriber | None = None, *,
+                           isolate_transcription: bool = False) -> PipelineContext:
+    """The worker process: the common services plus the Whisper model, the summarizer and the alerts.
+    `isolate_transcription` (what `receptionist worker` uses) puts the model in a process of its
+    own (`postcall.transcriber_process`); without it the model is loaded here, as a benchmark or a
+    test that drives jobs in its own process wants."""
+    close_transcriber = None
+    if transcriber is None:
+        model = (settings.whisper_model_path, settings.whisper_compute_type, settings.whisper_beam_size,
+                 settings.whisper_threads)
+        transcriber = TranscriberProcess(*model) if isolate_transcription else Transcriber(*model)
+        close_transcriber = getattr(transcriber, "close", None)
     common = build_common(settings, db_pool_size=4, twilio_retry_s=settings.step_retry_window_s)
     json_model = common.llm.json_model()
     sms_fence = SmsFence(common.destinations, settings.sms_daily_cap)
@@ -133,8 +144,7 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
         queue=common.queue,
         store=common.store,
         twilio=common.twilio,
-        transcriber=transcriber or Transcriber(settings.whisper_model_path, settings.whisper_compute_type,
-                                               settings.whisper_beam_size, settings.whisper_threads),
+        transcriber=transcriber,
         templates=common.templates,
         sms_fence=sms_fence,
         alerts=OwnerAlerts(common.db, build_mailer(settings), common.twilio,
@@ -143,8 +153,14 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
                                public_url=settings.public_url, retry_window_s=settings.step_retry_window_s),
                            sms_fence),
         summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None, common.templates),
-        close=common.close,
+        close=partial(_close_all, close_transcriber, common.close),
     )
+
+
+def _close_all(*closers) -> None:
+    for close in closers:
+        if close is not None:
+            close()
 
 
 @contextmanager

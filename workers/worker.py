@@ -27,9 +27,13 @@ Why a reconciler: Redis is not where work is remembered. Each worker queues agai
 every `RECEPTIONIST_RECONCILE_INTERVAL_S`, what the database says is owed and Redis has no job
 for (`receptionist.postcall.reconcile`).
 
-Why attempts count: a recording that kills its worker (out of memory, a native crash) bypasses
-RQ's retry count; every claim counts an attempt, and after `RECEPTIONIST_MAX_RECORDING_ATTEMPTS`
-the recording is given up with its reason and the owner is alerted without a transcript.
+Why attempts count: a recording that kills what transcribes it (out of memory, a native crash)
+bypasses RQ's retry count. The model runs in a process of its own
+(`receptionist.postcall.transcriber_process`), so such a death fails the job with its reason
+while the worker lives on; every claim counts an attempt, and after
+`RECEPTIONIST_MAX_RECORDING_ATTEMPTS` the recording is given up with its reason and the owner is
+alerted without a transcript. A worker killed whole is not the recording's doing: its run is
+counted as abandoned, not as an attempt (`receptionist.postcall.claims`).
 """
 
 from __future__ import annotations
@@ -115,6 +119,11 @@ class CallWorker(SimpleWorker):
         self.take_over_slot()
         self.recover_abandoned_jobs()
         self.reconcile()
+        # The model loads in its own process while the steps above run; waited for here, so a
+        # model that cannot load stops the worker at its start, loudly.
+        ready = getattr(self.pipeline_context.transcriber, "ensure_running", None)
+        if ready is not None:
+            ready()
         self._lease_thread = threading.Thread(target=self._keep_lease, name="worker-lease", daemon=True)
         self._lease_thread.start()
         self._reconcile_thread = threading.Thread(target=self._keep_reconciling, name="worker-reconcile",
@@ -149,7 +158,7 @@ class CallWorker(SimpleWorker):
         try:
             for queue in self.queues:
                 done = reconcile(ctx.db, JobQueue(self.connection, queue.name, ctx.settings.job_timeout_s))
-                if done.recordings_queued or done.calls_queued or done.outcomes_overdue:
+                if done.recordings_queued or done.calls_queued or done.outcomes_overdue or done.erasures_queued:
                     log.warning("reconciler queued again what no job stood for: %s", done.as_dict())
         except Exception:  # Redis or the database away: the next run tries again
             log.exception("reconciliation failed")
@@ -270,7 +279,7 @@ def serve_worker(settings: Settings, *, burst: bool = False) -> bool:
     Whisper model with it), prepare the database and bucket, make sure they are one deployment's
     (else an error is logged and the worker exits 2: no sweep, no erasure), keep the daily sweep
     scheduled, work."""
-    ctx = build_pipeline_context(settings)
+    ctx = build_pipeline_context(settings, isolate_transcription=True)
     redis = Redis.from_url(settings.redis_url)
     try:
         try:

@@ -135,6 +135,7 @@ def note_recording_of_erased_call(session: Session, call_sid: str, recording_sid
     if recording_sid not in sids:
         removed["twilio_recordings"] = sids + [recording_sid]
         tombstone.removed = removed
+    tombstone.deletions_pending = True  # Twilio's copy goes too: the reconciler sees to it if the job is lost
     return True
 
 

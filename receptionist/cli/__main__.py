@@ -1,3 +1,5 @@
 from receptionist.cli import main
 
-main()
+# Guarded: a process spawned by multiprocessing imports this module again (as `__mp_main__`).
+if __name__ == "__main__":
+    main()

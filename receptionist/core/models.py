@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -164,13 +165,17 @@ class Recording(Base):
     duration_s: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|processing|done|failed
     error: Mapped[str | None] = mapped_column(Text)
-    # Every run that claims the recording counts, including runs whose worker was killed mid-job.
+    # Every run that claims the recording counts, including runs that killed the process
+    # transcribing it; a run whose whole worker died is given back and counted as abandoned
+    # (`postcall.claims`).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The worker processing it and how long its claim holds unless renewed (the worker renews it
     # while alive); a lapsed claim may be taken over.
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Why it was given up, as a kind: unusable | too-large | attempts-exhausted | retries-exhausted.
+    # Why it was given up, as a kind: unusable | too-large | attempts-exhausted | abandoned-exhausted |
+    # retries-exhausted.
     failure: Mapped[str | None] = mapped_column(String(32))
     audio_key: Mapped[str | None] = mapped_column(Text)
     transcript_key: Mapped[str | None] = mapped_column(Text)
@@ -276,6 +281,9 @@ class Tombstone(Base):
     erased_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(64))  # "request", "caller-erasure", "retention", "account-closed"
     removed: Mapped[dict] = mapped_column(JSON, default=dict)  # object keys, Twilio recording sids, db fields
+    # Deletions outside the database (S3 versions, Twilio's copies) not yet known done: the
+    # reconciler queues the erasure's completion until they are (`privacy.erasure`).
+    deletions_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
 
 class Deployment(Base):

@@ -108,8 +108,12 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
                                       max_attempts=ctx.settings.max_recording_attempts, holder_alive=holder_alive)
     if claim is Claim.EXHAUSTED:
         give_up(ctx, recording_sid, "attempts-exhausted",
-                f"gave up after {attempts} attempts: each one ended without a result (its worker was killed or "
-                "crashed, for example out of memory)")
+                f"gave up after {attempts} attempts: each one ended without a result (it failed, or the process "
+                "transcribing it was killed or crashed, for example out of memory)")
+        return "failed"
+    if claim is Claim.ABANDONED:
+        give_up(ctx, recording_sid, "abandoned-exhausted",
+                f"gave up after its worker died {attempts} times while processing it")
         return "failed"
     if claim is not Claim.CLAIMED:
         # Erased while the job waited ("gone": it must never come back), finished, given up, or a

@@ -3,7 +3,8 @@
 The database, not Redis, remembers what is owed: a recording row that is queued (or whose
 worker's claim has lapsed), a call owed its missed-call job or its alert (`Call.followup`). A
 webhook that committed its row while Redis was down, or a Redis restarted without persistence,
-leaves work no job stands for. A call whose recording was waited for and never reported (neither
+leaves work no job stands for; so does an erasure whose deletions outside the database (S3
+versions, Twilio's copies) were not confirmed done. A call whose recording was waited for and never reported (neither
 `completed` nor `absent` by `Call.recording_due_at`) is decided here without it, so the wait
 survives restarts and the owner is still alerted. Every worker runs this at start and on a schedule
 (`RECEPTIONIST_RECONCILE_INTERVAL_S`). It is safe to run anywhere at any time: jobs have
@@ -15,14 +16,18 @@ processing what a live worker is processing. A recording given up is never queue
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
 from receptionist.calls.outcome import overdue
 from receptionist.calls.records import FOLLOWUP_CALL_ENDED
 from receptionist.core.db import Database
-from receptionist.core.models import Call, Recording, utcnow
+from receptionist.core.models import Call, Recording, Tombstone, utcnow
 from receptionist.core.queue import JobQueue
+
+
+ERASURE_GRACE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Reconciled:
     calls_owed: int
     calls_queued: int
     outcomes_overdue: int = 0  # calls decided without the recording they waited for
+    erasures_owed: int = 0  # erased calls with deletions outside the database not known done
+    erasures_queued: int = 0
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -51,12 +58,20 @@ def reconcile(db: Database, queue: JobQueue, *, limit: int = 1000) -> Reconciled
             .order_by(Recording.id).limit(limit)).all()
         calls = session.execute(select(Call.call_sid, Call.followup).where(Call.followup.is_not(None))
                                 .order_by(Call.id).limit(limit)).all()
+        # An erasure finishes its deletions itself a moment after its rows are gone: only one left
+        # pending for a while lost its job (or is waiting for Twilio, whose retry is queued).
+        erasures = session.scalars(select(Tombstone.call_sid)
+                                   .where(Tombstone.deletions_pending.is_(True),
+                                          Tombstone.erased_at < now - ERASURE_GRACE)
+                                   .order_by(Tombstone.id).limit(limit)).all()
     queued_recordings = sum(1 for sid in recordings if queue.enqueue_recording(sid))
     queued_calls = 0
     for call_sid, kind in calls:
         enqueue = queue.enqueue_call_ended if kind == FOLLOWUP_CALL_ENDED else queue.enqueue_alert_without_recording
         queued_calls += bool(enqueue(call_sid))
-    return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls, decided)
+    queued_erasures = sum(1 for sid in erasures if queue.enqueue_finish_erasure(sid))
+    return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls, decided, len(erasures),
+                      queued_erasures)
 
 
 def decide_overdue(db: Database, now, *, limit: int = 1000) -> int:

@@ -104,9 +104,15 @@ class Transcriber:
         One window is in memory at a time, whatever the length of the call."""
         merged: list[Segment] = []
         for window in windows:
-            for speaker, samples in window.channels.items():
-                for start, end, text in self.transcribe_channel(samples, prompt):
-                    merged.append(Segment(speaker, round(window.offset_s + start, 2),
-                                          round(window.offset_s + end, 2), text))
+            merged.extend(self.transcribe_window(window, prompt))
         merged.sort(key=lambda s: (s.start, s.end))
         return merged
+
+    def transcribe_window(self, window: AudioWindow, prompt: str = "") -> list[Segment]:
+        """Every channel of one window, on the recording's timeline."""
+        segments: list[Segment] = []
+        for speaker, samples in window.channels.items():
+            for start, end, text in self.transcribe_channel(samples, prompt):
+                segments.append(Segment(speaker, round(window.offset_s + start, 2),
+                                        round(window.offset_s + end, 2), text))
+        return segments

@@ -124,7 +124,19 @@ def finish_erasure(db: Database, store: ObjectStore, twilio: TelephonyApi | None
         except Exception as exc:  # Twilio down past the retry window: queue the rest
             log.warning("Twilio's copy of recording %s (call %s) not deleted yet: %s", sid, call_sid, exc)
             pending.append(sid)
+    if not pending:
+        _deletions_done(db, call_sid, recording_sids)
     return deleted, done, pending
+
+
+def _deletions_done(db: Database, call_sid: str, recording_sids: list[str]) -> None:
+    """Nothing of the call is left outside the database: the reconciler stops queueing its
+    completion. Unless a recording was reported meanwhile (it joined the tombstone's list after
+    `recording_sids` was read): then it stays pending, for the next run."""
+    with db.session() as session:
+        tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call_sid).with_for_update())
+        if tombstone is not None and set((tombstone.removed or {}).get("twilio_recordings", [])) <= set(recording_sids):
+            tombstone.deletions_pending = False
 
 
 def finish_erasure_of(db: Database, store: ObjectStore, twilio: TelephonyApi, call_sid: str) -> list[str]:
@@ -181,7 +193,7 @@ def _remove_rows(session: Session, call: Call, tombstone: Tombstone | None, *, a
     now = utcnow()
     if tombstone is None:
         tombstone = Tombstone(call_sid=call_sid, account_id=account_id, erased_at=now, erased_by=actor,
-                              reason=reason, removed=removed)
+                              reason=reason, removed=removed, deletions_pending=True)
         session.add(tombstone)
     else:  # a call re-created after an erasure (a late duplicate webhook) is erased again
         previous = tombstone.removed or {}
@@ -189,6 +201,7 @@ def _remove_rows(session: Session, call: Call, tombstone: Tombstone | None, *, a
         removed["twilio_recordings"] = sorted(set(previous.get("twilio_recordings", []))
                                               | set(removed["twilio_recordings"]))
         tombstone.removed, tombstone.erased_at, tombstone.erased_by, tombstone.reason = removed, now, actor, reason
+        tombstone.deletions_pending = True
     session.add(AuditEvent(at=now, actor=actor, action="call.erase", account_id=account_id, call_sid=call_sid,
                            detail={"reason": reason, "objects": len(removed["objects"]),
                                    "twilio_recordings": len(removed["twilio_recordings"])}))

@@ -132,7 +132,7 @@ def recording(form: dict[str, str] = Depends(signed_form), svc: AppServices = De
         if not erased:
             raise ApiError(404, f"no call {event.call_sid}")
         # The call was erased before Twilio finished its recording: Twilio's copy goes too.
-        svc.queue.enqueue_finish_erasure(event.call_sid)
+        _enqueue(lambda: svc.queue.enqueue_finish_erasure(event.call_sid), f"the erasure of call {event.call_sid}")
         return _xml(twiml.empty())
     # After the commit: the worker must find the row when it picks the job up.
     if needs_work:

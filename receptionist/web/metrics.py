@@ -44,7 +44,7 @@ class DatabaseCollector:
                 recordings.add_metric([status], count)
             given_up = GaugeMetricFamily(
                 "receptionist_recordings_given_up",
-                "Recordings given up and never retried (unusable, too-large, attempts-exhausted, retries-exhausted)",
+                "Recordings given up and never retried (unusable, too-large, attempts-exhausted, abandoned-exhausted, retries-exhausted)",
                 labels=["reason"])
             for reason, count in session.execute(select(Recording.failure, func.count())
                                                  .where(Recording.status == "failed").group_by(Recording.failure)):

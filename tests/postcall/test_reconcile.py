@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from rq import Queue
@@ -129,3 +130,41 @@ def test_redis_restarted_empty_while_jobs_were_queued(world, twilio_api, smtp, c
         assert_each_processed_once(service, ctx, smtp, account_id, recorded, missed)
     finally:
         fresh.stop()
+
+
+def test_an_erasure_whose_job_redis_lost_is_finished(world, twilio_api, smtp, call_audio, own_redis):
+    """A recording reported after its call was erased, while Redis is down: Twilio still gets its
+    200, and the reconciler sees that Twilio's copy is deleted once the queue is back."""
+    from sqlalchemy import select
+
+    from receptionist.core.models import Tombstone
+
+    service, ctx, account_id = world
+    call = missed_call(service)
+    assert service.http.delete(f"/api/calls/{call.call_sid}", headers=service.admin()).status_code == 200
+
+    def pending() -> bool:
+        with ctx.db.session() as session:
+            return session.scalar(select(Tombstone.deletions_pending).where(Tombstone.call_sid == call.call_sid))
+
+    assert not pending()  # the erasure finished its own deletions
+    port = own_redis.port
+    own_redis.stop()
+    late = "RE" + call.call_sid[2:]
+    twilio_api.add_recording(late, call_audio.path.read_bytes(), call_sid=call.call_sid, channels=2, duration_s=3)
+    service.player.recording_ready(call, twilio_api.recording_url(late), 3, late)  # raises unless 2xx
+    assert pending()
+    back = LocalRedis(port=port)
+    back.start()
+    try:
+        jobs = JobQueue(ctx.queue.redis, ctx.settings.queue_name, ctx.settings.job_timeout_s)
+        assert reconcile(ctx.db, jobs).erasures_owed == 0  # a fresh erasure finishes by itself
+        with ctx.db.session() as session:  # ... and one still pending minutes later lost its job
+            tombstone = session.scalar(select(Tombstone).where(Tombstone.call_sid == call.call_sid))
+            tombstone.erased_at -= timedelta(minutes=5)
+        assert reconcile(ctx.db, jobs).erasures_queued == 1
+        run_burst(ctx)
+        assert late in twilio_api.deleted_recordings and not pending()
+        assert reconcile(ctx.db, jobs).erasures_owed == 0
+    finally:
+        back.stop()
