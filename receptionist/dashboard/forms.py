@@ -18,7 +18,7 @@ from receptionist.accounts.schemas import DAYS, AccountUpdate, Business
 from receptionist.core.models import Account
 
 # The account page's sections, each a form of its own with its own save button.
-SECTIONS = ("business", "hours", "words", "alerts", "privacy")
+SECTIONS = ("business", "hours", "words", "alerts", "screening", "privacy")
 
 TEXT_FIELDS = ("name", "timezone", "spam_screening")
 OPTIONAL_TEXT_FIELDS = ("greeting", "disclosure", "transfer_number", "voice")
