@@ -18,6 +18,7 @@ from receptionist.agent.llm import LlmClients
 from receptionist.calls.conversations import ConversationStore
 from receptionist.calls.directory import AccountDirectory
 from receptionist.calls.records import CallStarts
+from receptionist.calls.screening import CallScreen
 from receptionist.core.db import Database
 from receptionist.core.destinations import Destinations
 from receptionist.core.queue import JobQueue
@@ -108,6 +109,7 @@ def build_app_services(settings: Settings) -> AppServices:
     """The web process: the common services plus call routing, call starts and the live conversations."""
     common = build_common(settings, db_pool_size=settings.db_pool_size, twilio_retry_s=WEB_TWILIO_RETRY_S)
     render_answer = partial(twiml.answer_for_account, templates=common.templates, settings=settings)
+    render_refusal = partial(twiml.refusal_for_account, templates=common.templates, settings=settings)
     # The rest of the web process has its own pool, so nothing it waits on holds the Twilio edge's connections.
     api_db = Database(settings.database_url, settings.api_threads + settings.export_threads)
 
@@ -117,8 +119,8 @@ def build_app_services(settings: Settings) -> AppServices:
 
     return AppServices(
         settings=settings, db=common.db, api_db=api_db, queue=common.queue, store=common.store, twilio=common.twilio,
-        templates=common.templates, directory=AccountDirectory(common.db, render_answer),
-        call_starts=CallStarts(common.db.hot_engine), conversations=ConversationStore(common.db), llm=common.llm,
+        templates=common.templates, directory=AccountDirectory(common.db, render_answer, render_refusal),
+        call_starts=CallStarts(common.db.hot_engine), screen=CallScreen(common.db.hot_engine), conversations=ConversationStore(common.db), llm=common.llm,
         account_rules=common.account_rules, close=close,
     )
 

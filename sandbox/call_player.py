@@ -7,7 +7,9 @@ What it models, with the page each behaviour comes from:
 - Every request is signed (`X-Twilio-Signature`) over the public URL Twilio was given
   (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
 - The voice webhook carries the request parameters of
-  https://www.twilio.com/docs/usage/webhooks/voice-webhooks (`CallStatus=ringing`, `Direction=inbound`).
+  https://www.twilio.com/docs/usage/webhooks/voice-webhooks (`CallStatus=ringing`, `Direction=inbound`),
+  and `StirVerstat` only for a call that carried a SHAKEN PASSporT, to a United States number
+  (`checked_verstat`, which cites Twilio's SHAKEN/STIR pages).
 - The answer is read as Twilio reads it (`sandbox.twiml`): the relay session is opened from its
   `<Connect><ConversationRelay>` (`relay`), the `<Connect action>` is posted when that session is
   over (`session_over`) and what it answers becomes the call's next TwiML (a reconnect, a `<Dial>`,
@@ -51,6 +53,29 @@ if TYPE_CHECKING:
 API_VERSION = "2010-04-01"
 ABSENT_BELOW_S = 60.0  # "less than one minute after trimming silence" (see the module docstring)
 SILENCE = 64  # sample magnitude (of 32767) under which a frame counts as silent when trimming
+
+
+# `StirVerstat`: "In Programmable Voice the request webhook presents the StirVerstat parameter ... only
+# present for incoming calls with SHAKEN PASSporT identity headers. Today, support for the SHAKEN/STIR
+# call authentication framework is being deployed in the United States only" (Twilio's changelog,
+# 2020-09-21, "Twilio performs SHAKEN/STIR verification on incoming calls to your phone numbers"). The
+# values are those of https://www.twilio.com/docs/voice/trusted-calling-with-shakenstir: passed or
+# failed with the attestation level A, B or C, a bare failure, or no validation.
+STIR_VERSTATS = frozenset({
+    "TN-Validation-Passed-A", "TN-Validation-Passed-B", "TN-Validation-Passed-C",
+    "TN-Validation-Failed-A", "TN-Validation-Failed-B", "TN-Validation-Failed-C",
+    "TN-Validation-Failed", "No-TN-Validation",
+})
+
+
+def checked_verstat(verstat: str, to_number: str) -> str:
+    """A `StirVerstat` Twilio could send for a call to `to_number`; anything else is a test's mistake."""
+    if verstat not in STIR_VERSTATS:
+        raise ValueError(f"Twilio sends no StirVerstat {verstat!r}; it sends one of {sorted(STIR_VERSTATS)}")
+    if not to_number.startswith("+1"):
+        raise ValueError("Twilio verifies SHAKEN/STIR on calls to its United States numbers only, "
+                         f"not to {to_number}")
+    return verstat
 
 
 def new_sid(prefix: str) -> str:
@@ -116,13 +141,19 @@ class CallPlayer:
         return self.post(path, params, query=query)
 
     # --- the call ----------------------------------------------------------------------------------
-    def start(self, from_number: str, to_number: str, call_sid: str | None = None) -> PlayedCall:
+    def start(self, from_number: str, to_number: str, call_sid: str | None = None, *,
+              stir_verstat: str | None = None) -> PlayedCall:
+        """The voice webhook of a new call. `stir_verstat` is the result of Twilio's SHAKEN/STIR check
+        of a caller whose call carried a PASSporT (None: it carried none, so Twilio sends nothing)."""
         call = PlayedCall(call_sid or new_sid("CA"), from_number, to_number)
-        response = self.post("/twilio/voice", {
+        params = {
             "AccountSid": self.account_sid, "ApiVersion": API_VERSION, "CallSid": call.call_sid,
             "CallStatus": "ringing", "Called": to_number, "Caller": from_number, "Direction": "inbound",
             "From": from_number, "To": to_number,
-        })
+        }
+        if stir_verstat is not None:
+            params["StirVerstat"] = checked_verstat(stir_verstat, to_number)
+        response = self.post("/twilio/voice", params)
         response.raise_for_status()
         call.twiml = response.text
         call.answer = twiml.read(call.twiml)  # what Twilio would refuse fails here, as the call would

@@ -73,6 +73,12 @@ Phone = Annotated[str, AfterValidator(_e164)]
 Voice = Annotated[str, AfterValidator(check_voice)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 RetentionDays = Annotated[int, AfterValidator(_retention)]
+# What a caller whose caller ID failed its STIR/SHAKEN check gets (calls.screening): "off" ignores the
+# check, "flag" answers and flags the call suspected-spam, "block" refuses it. Blocked numbers are
+# refused whatever this says.
+SpamScreening = Annotated[Literal["off", "flag", "block"],
+                          Field(description="off | flag (answer, flag suspected-spam: no SMS alert or text-back)"
+                                            " | block (refuse callers whose caller ID failed its STIR/SHAKEN check)")]
 def _one_line(value: str) -> str:
     bad = _bad_character(value, "")
     if bad:
@@ -143,6 +149,7 @@ class AccountCreate(BaseModel):
     retention_days: RetentionDays = DEFAULT_RETENTION_DAYS
     training_opt_out: bool = False
     missed_call_text_back: bool = False
+    spam_screening: SpamScreening = "flag"
     voice: Voice | None = Field(None, description="text-to-speech voice, e.g. amazon:Joanna-Neural; "
                                                   "unset means the deployment's RECEPTIONIST_TTS_VOICE")
 
@@ -163,6 +170,7 @@ class AccountUpdate(BaseModel):
     retention_days: RetentionDays | None = None
     training_opt_out: bool | None = None
     missed_call_text_back: bool | None = None
+    spam_screening: SpamScreening | None = None
     voice: Voice | None = None
 
 
@@ -178,6 +186,13 @@ class AdminCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     email: EmailStr
+
+
+class BlockedNumberCreate(BaseModel):
+    """A number for the account's blocklist, as people write it; stored as E.164 (`normalised`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(min_length=1, max_length=40, description="the caller's number, E.164 or as written locally")
 
 
 class TokenRotate(BaseModel):

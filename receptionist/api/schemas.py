@@ -38,6 +38,7 @@ class AccountOut(BaseModel):
     retention_days: int
     training_opt_out: bool
     missed_call_text_back: bool
+    spam_screening: str
     voice: str | None
     status: str
     created_at: datetime
@@ -94,6 +95,16 @@ class CallListItem(BaseModel):
     read_at: datetime | None = Field(None, description="when someone on the team first opened the call")
     handled_at: datetime | None = Field(None, description="when the call was marked handled; null while open")
     handled_by: str | None = None
+    flags: list[str] = Field(default_factory=list,
+                             description="what screening decided: suspected-spam (a caller ID that failed its"
+                                         " STIR/SHAKEN check), blocked (refused: the blocklist, or spam_screening"
+                                         " block)")
+
+
+class BlockedNumberOut(BaseModel):
+    number: str
+    created_at: datetime
+    created_by: str | None
 
 
 class CallPage(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from receptionist.calls.screening import DEFAULT_SPAM_SCREENING
 from receptionist.core.db import Database
 from receptionist.core.models import Account, PhoneNumber
 
@@ -27,12 +28,18 @@ class RoutedAccount:
     # The TwiML document this account answers a call with, given what belongs to that call alone
     # (rendered once per account; the telephony edge fills in the call's part).
     answer: Callable[[str], str]
+    # What a caller screening refuses hears before the call ends (rendered once per account). The
+    # blocklist itself is not cached here: calls.screening asks the database on every call.
+    refusal: str
+    spam_screening: str
 
 
 class AccountDirectory:
-    def __init__(self, db: Database, render_answer: Callable[[Account], Callable[[str], str]], ttl_s: float = 5.0):
+    def __init__(self, db: Database, render_answer: Callable[[Account], Callable[[str], str]],
+                 render_refusal: Callable[[Account], str], ttl_s: float = 5.0):
         self.db = db
         self.render_answer = render_answer
+        self.render_refusal = render_refusal
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, RoutedAccount | None]] = {}
         self._lock = threading.Lock()
@@ -59,4 +66,5 @@ class AccountDirectory:
             if account is None:
                 return None
             return RoutedAccount(account.id, account.name, account.retention_days, account.training_opt_out,
-                                 self.render_answer(account))
+                                 self.render_answer(account), self.render_refusal(account),
+                                 account.spam_screening or DEFAULT_SPAM_SCREENING)

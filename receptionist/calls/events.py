@@ -14,6 +14,9 @@ class CallStarted:
     call_sid: str
     from_number: str
     to_number: str
+    # The carrier's check of the caller ID (STIR/SHAKEN): "passed", "failed", or None when it was not
+    # verified or nothing was said (calls.screening reads it).
+    attestation: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Finding an account's calls: the filters an owner sets (state, outcome, urgency, caller, dates,
-words), the order (most urgent first, or by time), and one page of the result.
+"""Finding an account's calls: the filters an owner sets (state, outcome, urgency, screening flag,
+caller, dates, words), the order (most urgent first, or by time), and one page of the result.
 
 `CallQuery.parse` reads the filters from a URL's query (so a filtered list can be bookmarked and
 shared within the team) and refuses what it cannot honour with `Invalid`, before any query runs;
@@ -17,7 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from receptionist.core import phone
@@ -27,13 +27,16 @@ from receptionist.core.models import Account, Call
 PAGE_SIZE = 25
 URGENCIES = ("emergency", "high", "normal", "low")  # calls.lead.Urgency, most urgent first
 URGENT = ("emergency", "high")
-OUTCOMES = ("answered", "message-taken", "appointment", "transferred", "missed", "failed")
+OUTCOMES = ("answered", "message-taken", "appointment", "transferred", "missed", "failed", "blocked")
 STATES = ("open", "unread", "handled", "all")
 SORTS = ("urgency", "newest", "oldest")
-FILTERS = ("state", "outcome", "urgency", "caller", "since", "until", "q", "sort", "page")
+FILTERS = ("state", "outcome", "urgency", "flag", "caller", "since", "until", "q", "sort", "page")
+FLAG_FILTERS = ("suspected-spam", "blocked", "none")  # calls.screening's flags, or calls it flagged nothing
 
 State = Literal["open", "unread", "handled", "all"]
-Outcome = Literal["answered", "message-taken", "appointment", "transferred", "missed", "failed", "in-progress"]
+Outcome = Literal["answered", "message-taken", "appointment", "transferred", "missed", "failed", "blocked",
+                  "in-progress"]
+FlagFilter = Literal["suspected-spam", "blocked", "none"]
 UrgencyFilter = Literal["urgent", "emergency", "high", "normal", "low", "unknown"]
 Sort = Literal["urgency", "newest", "oldest"]
 
@@ -46,6 +49,7 @@ class CallQuery(BaseModel):
     state: State = "open"
     outcome: Outcome | None = None
     urgency: UrgencyFilter | None = None
+    flag: FlagFilter | None = None
     caller: str | None = Field(None, max_length=32)
     since: date | None = None
     until: date | None = None
@@ -93,7 +97,8 @@ class CallQuery(BaseModel):
     @property
     def filtered(self) -> bool:
         """Anything narrower than the default view."""
-        return any(getattr(self, name) is not None for name in ("outcome", "urgency", "caller", "since", "until", "q"))
+        return any(getattr(self, name) is not None
+                   for name in ("outcome", "urgency", "flag", "caller", "since", "until", "q"))
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,11 @@ def conditions(query: CallQuery, account: Account, dialect: str) -> list[ColumnE
         where.append(or_(_urgency().is_(None), _urgency().not_in(URGENCIES)))
     elif query.urgency:
         where.append(_urgency() == query.urgency)
+    if query.flag == "none":
+        where.append(Call.flags.is_(None))
+    elif query.flag:
+        # `Call.flags` holds space-separated words: padded with spaces, one LIKE finds a whole word.
+        where.append((literal(" ") + Call.flags + literal(" ")).like(f"% {query.flag} %"))
     if query.caller:
         where.append(Call.from_number == query.caller)
     zone = ZoneInfo(account.timezone or "UTC")

@@ -15,6 +15,9 @@ the recording's `completed` (then the worker's transcript) or `absent`. So:
 - A caller turn stored by the relay decides "answered" at once, whatever else is coming (the alert
   still waits for the recording, so it carries the transcript).
 
+A call screening refused (`calls.screening`) is decided at the voice webhook, `blocked`, and owes
+nothing at its final status.
+
 Each decision says which call-level job the call is now owed (`Call.followup`): the missed-call
 job (text-back and alert) or the alert alone. Where the worker decides, it alerts (and texts a
 missed caller back) in the same job, so nothing is owed.
@@ -29,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from receptionist.calls.records import FOLLOWUP_ALERT, FOLLOWUP_CALL_ENDED, caller_spoke
+from receptionist.calls.screening import FLAG_BLOCKED
 from receptionist.core.models import Call, utcnow
 
 # `Call.recording_state`: what the call's `<Start><Recording>` is known to have done.
@@ -102,6 +106,10 @@ def at_final_status(session: Session, call_sid: str, unanswered_outcome: str | N
     at most `wait_s` more (the reconciler decides past `Call.recording_due_at`)."""
     call = _locked(session, call_sid)
     if call is None:
+        return NOTHING
+    if call.flagged(FLAG_BLOCKED):
+        # Refused by screening at the voice webhook (outcome "blocked" since): nothing was recorded or
+        # said, and nobody is owed anything, neither the owner an alert nor the caller a text-back.
         return NOTHING
     if unanswered_outcome is not None and call.outcome is None:
         # Never answered (busy, no-answer, failed): nothing was said, nothing recorded.

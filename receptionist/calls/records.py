@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from receptionist.calls.directory import RoutedAccount
 from receptionist.calls.events import CallStarted, CallStatusChanged, RecordingReady
+from receptionist.calls.screening import ANSWER, OUTCOME_BLOCKED, Verdict
 from receptionist.core.models import Call, Recording, Tombstone, UTCDateTime, utcnow
 
 
@@ -26,9 +27,9 @@ class CallStarts:
 
     STATEMENT = text(
         "INSERT INTO calls (call_sid, account_id, from_number, to_number, started_at, created_at, twilio_status,"
-        " training_opt_out, retention_days, expires_at, processing_status)"
+        " training_opt_out, retention_days, expires_at, processing_status, flags, outcome)"
         " VALUES (:call_sid, :account_id, :from_number, :to_number, :started_at, :started_at, 'in-progress',"
-        " :training_opt_out, :retention_days, :expires_at, 'pending')"
+        " :training_opt_out, :retention_days, :expires_at, 'pending', :flags, :outcome)"
         " ON CONFLICT (call_sid) DO NOTHING"
     )
 
@@ -40,8 +41,9 @@ class CallStarts:
         self.to_db_time = UTCDateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect) or (lambda v: v)
         self.to_db_bool = Boolean().dialect_impl(engine.dialect).bind_processor(engine.dialect) or (lambda v: v)
 
-    def record(self, event: CallStarted, account: RoutedAccount) -> bool:
-        """Record the call; False when a row for this call SID already existed (a repeated webhook)."""
+    def record(self, event: CallStarted, account: RoutedAccount, verdict: Verdict = ANSWER) -> bool:
+        """Record the call with what screening decided (a refused call is recorded as ended in
+        `blocked`); False when a row for this call SID already existed (a repeated webhook)."""
         now = utcnow()
         params = {
             "call_sid": event.call_sid,
@@ -52,6 +54,8 @@ class CallStarts:
             "training_opt_out": self.to_db_bool(account.training_opt_out),
             "retention_days": account.retention_days,
             "expires_at": self.to_db_time(now + timedelta(days=account.retention_days)),
+            "flags": verdict.stored,
+            "outcome": OUTCOME_BLOCKED if verdict.blocked else None,
         }
         if self.positional:
             params = tuple(params[name] for name in self.positional)

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from receptionist.accounts import blocklist, team
 from receptionist.accounts import service as accounts
-from receptionist.accounts import team
 from receptionist.accounts.auth import Principal
 from receptionist.accounts.schemas import (
     AccountCreate,
@@ -187,6 +187,42 @@ def rotate_token(account_id: str, user_id: str, expires_in_days: int = EXPIRES):
                 _user, token = team.rotate_token(session, CLI, _account(session, account_id), user_id,
                                                  expires_at=_expiry(expires_in_days))
                 typer.echo(token)
+        except DomainError as exc:
+            _fail(exc)
+
+
+@app.command("blocklist")
+def list_blocklist(account_id: str, as_json: bool = AS_JSON):
+    """List the callers an account refuses (its blocklist)."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                rows = [{"number": row.number, "created_at": row.created_at.isoformat(), "created_by": row.created_by}
+                        for row in blocklist.list_blocked(session, CLI, _account(session, account_id))]
+        except DomainError as exc:
+            _fail(exc)
+    _print(rows, as_json)
+
+
+@app.command("block")
+def block(account_id: str, number: str):
+    """Block a caller (E.164, or as written locally): their next call hears a short message and ends."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                row, added = blocklist.block(session, CLI, _account(session, account_id), number, via="cli")
+                typer.echo(f"blocked {row.number}" if added else f"{row.number} was already blocked")
+        except DomainError as exc:
+            _fail(exc)
+
+
+@app.command("unblock")
+def unblock(account_id: str, number: str):
+    """Take a caller off an account's blocklist."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                typer.echo(f"unblocked {blocklist.unblock(session, CLI, _account(session, account_id), number, via='cli')}")
         except DomainError as exc:
             _fail(exc)
 

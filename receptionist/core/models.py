@@ -1,4 +1,4 @@
-"""Database records: accounts and their phone numbers, users, calls, their recordings, alert
+"""Database records: accounts and their phone numbers and blocked callers, users, calls, their recordings, alert
 deliveries, SMS consents, missed-call text-backs, the audit log, the tombstones of erased calls,
 and which deployment the database belongs to.
 
@@ -72,6 +72,9 @@ class Account(Base):
     retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
     training_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_call_text_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Robocall screening of callers whose caller ID failed its STIR/SHAKEN check (calls.screening):
+    # "off", "flag" (answered, flagged suspected-spam, no SMS alert or text-back) or "block".
+    spam_screening: Mapped[str] = mapped_column(String(8), default="flag", server_default="flag")
     # The text-to-speech voice callers hear ("provider:voice"); None means the deployment's default.
     voice: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -145,11 +148,21 @@ class Call(Base):
     read_by: Mapped[str | None] = mapped_column(String(320))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     handled_by: Mapped[str | None] = mapped_column(String(320))
+    # What screening decided (calls.screening): the flags as space-separated words ("blocked",
+    # "suspected-spam"), None for none; a plain string so one LIKE filters them on both databases.
+    flags: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
     deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id", viewonly=True)
+
+    @property
+    def flag_list(self) -> list[str]:
+        return (self.flags or "").split()
+
+    def flagged(self, flag: str) -> bool:
+        return flag in self.flag_list
 
 
 class Recording(Base):
@@ -235,6 +248,20 @@ class TextBack(Base):
     error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BlockedNumber(Base):
+    """A caller an account's owners blocked: their calls hear a short message and end (calls.screening).
+    The unique (account_id, number) index is what the voice webhook's one lookup uses."""
+
+    __tablename__ = "blocked_numbers"
+    __table_args__ = (UniqueConstraint("account_id", "number", name="uq_blocked_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(320))  # the audit actor's display name
 
 
 class User(Base):

@@ -18,9 +18,9 @@ from receptionist.accounts.schemas import DAYS, AccountUpdate, Business
 from receptionist.core.models import Account
 
 # The account page's sections, each a form of its own with its own save button.
-SECTIONS = ("business", "hours", "words", "alerts", "privacy")
+SECTIONS = ("business", "hours", "words", "alerts", "screening", "privacy")
 
-TEXT_FIELDS = ("name", "timezone")
+TEXT_FIELDS = ("name", "timezone", "spam_screening")
 OPTIONAL_TEXT_FIELDS = ("greeting", "disclosure", "transfer_number", "voice")
 LIST_FIELDS = ("alert_emails", "alert_sms")
 FLAGS = ("training_opt_out", "missed_call_text_back")
@@ -29,7 +29,7 @@ LABELS = {
     "name": "Business name", "timezone": "Timezone", "greeting": "Greeting", "disclosure": "Recording disclosure",
     "transfer_number": "Transfer number", "alert_emails": "Alert emails", "alert_sms": "Alert text numbers",
     "training_opt_out": "AI training", "missed_call_text_back": "Missed-call text-back",
-    "business.services": "Services", "business.service_areas": "Service areas", "business.hours": "Hours",
+    "spam_screening": "Spam screening", "business.services": "Services", "business.service_areas": "Service areas", "business.hours": "Hours",
     "business.faq": "FAQ", "business.staff": "Staff", "business": "Business profile", "voice": "Voice",
 }
 
@@ -55,7 +55,7 @@ def form_values(account: Account) -> dict:
         "transfer_number": account.transfer_number or "", "voice": account.voice or "",
         "alert_emails": "\n".join(account.alert_emails or []), "alert_sms": "\n".join(account.alert_sms or []),
         "training_opt_out": account.training_opt_out, "missed_call_text_back": account.missed_call_text_back,
-        "services": "\n".join(business.services), "service_areas": "\n".join(business.service_areas),
+        "spam_screening": account.spam_screening, "services": "\n".join(business.services), "service_areas": "\n".join(business.service_areas),
         "staff": "\n".join(business.staff),
         "hours": {day: business.hours.get(day, "") for day in DAYS},
         "hours_picked": {day: picked(business.hours.get(day, "")) for day in DAYS},
@@ -185,6 +185,6 @@ def parse_account_form(form: FormData, account: Account) -> tuple[AccountForm, d
         "disclosure": account.disclosure, "transfer_number": account.transfer_number, "voice": account.voice,
         "alert_emails": list(account.alert_emails or []), "alert_sms": list(account.alert_sms or []),
         "training_opt_out": account.training_opt_out, "missed_call_text_back": account.missed_call_text_back,
-        "business": current_business,
+        "spam_screening": account.spam_screening, "business": current_business,
     }
     return shown, {name: value for name, value in changes.items() if value != current.get(name)}

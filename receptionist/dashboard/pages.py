@@ -26,7 +26,8 @@ CSS_PATH = HERE / "static" / "dashboard.css"
 
 SPEAKERS = {"caller": "Caller", "receptionist": "Receptionist", "staff": "Staff"}
 OUTCOMES = {"answered": "answered", "message-taken": "message taken", "appointment": "appointment asked",
-            "transferred": "put through", "missed": "missed", "failed": "failed", None: "in progress"}
+            "transferred": "put through", "missed": "missed", "failed": "failed", "blocked": "blocked",
+            None: "in progress"}
 URGENCY_WORDS = {"emergency": "Emergency", "high": "Urgent", "normal": "Normal", "low": "Low"}
 MESSAGES = "dashboard_messages.txt"
 ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Not valid"}

@@ -25,17 +25,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from receptionist.accounts import auth, team
+from receptionist.accounts import auth, blocklist, team
 from receptionist.accounts import service as accounts
 from receptionist.accounts.access import load_account, load_call
 from receptionist.accounts.auth import ENV_ADMIN, Principal
 from receptionist.accounts.schemas import DAYS, UserCreate
-from receptionist.calls import handling, listing
+from receptionist.calls import handling, listing, screening
 from receptionist.calls.listing import CallQuery
 from receptionist.core import audit, phone
 from receptionist.core.phone import shown as phone_shown
 from receptionist.core.queue import JOB_RETRY
-from receptionist.core.errors import Conflict, DomainError, Unauthenticated
+from receptionist.core.errors import Conflict, DomainError, Invalid, NotFound, Unauthenticated
 from receptionist.core.models import Account, Call, Recording, User, utcnow
 from receptionist.dashboard.forms import SECTIONS, AccountForm, form_values, parse_account_form
 from receptionist.dashboard.pages import (
@@ -268,7 +268,8 @@ def calls_page(request: Request, viewer: Viewer = Depends(current_viewer), db: S
     return render(request, "calls.html", title="Calls", viewer=viewer, account=account, calls=found.calls,
                   page=found.page, pages=found.pages, total=found.total, query=query, home=home,
                   list_url=calls_url(query), calls_url=calls_url, outcomes=listing.OUTCOMES,
-                  urgencies=listing.URGENCIES, states=listing.STATES, sorts=listing.SORTS)
+                  urgencies=listing.URGENCIES, states=listing.STATES, sorts=listing.SORTS,
+                  flags=listing.FLAG_FILTERS)
 
 
 def calls_url(query: CallQuery, **changes) -> str:
@@ -334,7 +335,9 @@ def call_page(call_sid: str, request: Request, at: int | None = Query(None, ge=0
                   call=call, lead=lead, transcript=transcript, has_recording=stored, seek=at if stored else None,
                   recording=recording_state(call, stored), missed=missed, nothing_kept=nothing_kept,
                   callback=callback, home=home, urgency=listing.urgency_of(call),
-                  alerts=delivery_notes(request, call, viewer))
+                  alerts=delivery_notes(request, call, viewer), blockable=phone.is_e164(call.from_number),
+                  caller_blocked=phone.is_e164(call.from_number)
+                  and screening.find_listed(db, call.account_id, call.from_number) is not None)
 
 
 @router.post("/calls/{call_sid}/handled")
@@ -346,6 +349,23 @@ def mark_handled(call_sid: str, request: Request, form: FormData = Depends(check
     handling.set_handled(db, call, wanted, actor=viewer.principal.actor, by=viewer.name, via="dashboard")
     db.commit()
     return RedirectResponse(_back(form, f"/calls/{quote(call.call_sid)}"), status_code=303)
+
+
+@router.post("/calls/{call_sid}/block")
+def block_caller(call_sid: str, request: Request, form: FormData = Depends(checked_form),
+                 viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    """Owners block (or unblock) the number a call came from: its next call is refused."""
+    call = load_call(db, viewer.principal, call_sid, write=True)
+    wanted = _flag(request, form, "blocked")
+    if wanted:
+        blocklist.block(db, viewer.principal, call.account, call.from_number, via="dashboard")
+    else:
+        try:
+            blocklist.unblock(db, viewer.principal, call.account, call.from_number, via="dashboard")
+        except NotFound:
+            pass  # already off the list (a second click, another owner): the page shows it is
+    db.commit()
+    return RedirectResponse(f"/calls/{quote(call.call_sid)}", status_code=303)
 
 
 @router.post("/calls/{call_sid}/read")
@@ -401,8 +421,10 @@ def timezone_names() -> tuple[str, ...]:
 def account_page_response(request: Request, viewer: Viewer, account: Account, form: AccountForm,
                           status_code: int = 200, saved: str | None = None, db: Session | None = None,
                           notice: str | None = None, new_token: dict | None = None,
-                          team_errors: list[str] | None = None, section: str | None = None):
+                          team_errors: list[str] | None = None, section: str | None = None,
+                          blocklist_errors: list[str] | None = None):
     users = team.list_users(db, viewer.principal, account) if db is not None and viewer.can_edit else []
+    blocked = blocklist.list_blocked(db, viewer.principal, account) if db is not None else []
     words = request.app.state.services.templates
     # What callers hear when a box is left empty: shown in the box, greyed, so the owner sees it.
     defaults = {"greeting": words.render("greeting.txt", business_name=account.name),
@@ -410,6 +432,7 @@ def account_page_response(request: Request, viewer: Viewer, account: Account, fo
     return render(request, "account.html", status_code=status_code, title="Account", viewer=viewer, account=account,
                   form=form, days=DAYS, saved=saved, users=users, notice=notice, new_token=new_token,
                   team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS, section=section,
+                  blocked=blocked, blocklist_errors=blocklist_errors or [],
                   timezones=timezone_names(), defaults=defaults)
 
 
@@ -510,6 +533,36 @@ def remove_team_user(user_id: str, request: Request, viewer: Viewer = Depends(cu
         return _team_page(request, db, viewer, account, status_code=409, team_errors=[exc.message])
     db.commit()
     return RedirectResponse("/account?removed=true", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------
+# The account's blocklist (owners and admins; members see it on the page): accounts.blocklist, as the API
+
+
+@router.post("/account/blocklist")
+def add_blocked_number(request: Request, form: FormData = Depends(checked_form),
+                       viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    account = _team_account(db, viewer)
+    try:
+        blocklist.block(db, viewer.principal, account, _text(form, "number") or "", via="dashboard")
+    except (Invalid, Conflict) as exc:
+        db.rollback()
+        return _team_page(request, db, viewer, account, status_code=422 if isinstance(exc, Invalid) else 409,
+                          blocklist_errors=[exc.message])
+    db.commit()
+    return RedirectResponse("/account#blocklist", status_code=303)
+
+
+@router.post("/account/blocklist/remove")
+def remove_blocked_number(request: Request, form: FormData = Depends(checked_form),
+                          viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    account = _team_account(db, viewer)
+    try:
+        blocklist.unblock(db, viewer.principal, account, _text(form, "number") or "", via="dashboard")
+    except (Invalid, NotFound):
+        db.rollback()  # not on the list (any more): the page shows the list as it is
+    db.commit()
+    return RedirectResponse("/account#blocklist", status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------

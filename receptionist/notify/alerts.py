@@ -8,7 +8,8 @@ again, which mail systems use to drop the duplicate.
 One recipient's trouble never holds up another's: an alert that cannot be composed (an account
 name no mail header can carry, a template that fails) fails that recipient permanently with its
 reason; a text outside the outbound fence or over the account's daily cap is `suppressed` with
-its reason (`notify.outbound`); and a passing outage (SMTP or Twilio down) leaves that delivery
+its reason (`notify.outbound`), and so is every text about a call flagged `suspected-spam`
+(`calls.screening`: the email says so instead); a call screening refused alerts no one; and a passing outage (SMTP or Twilio down) leaves that delivery
 pending while the others are still sent, then hands the job back for a retry.
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from receptionist.calls.lead import short_reason
+from receptionist.calls.screening import FLAG_BLOCKED, FLAG_SUSPECTED_SPAM
 from receptionist.core import phone
 from receptionist.core.db import Database
 from receptionist.core.models import Call, Delivery, utcnow
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 SMS_SEGMENTS = 2  # an alert should fit on a lock screen: 306 GSM-7 characters (notify.segments)
 ALERT_LINES = "alert_lines.txt"
 DONE = ("sent", "failed", "suppressed")
+SUSPECTED_SPAM_SMS = "suspected spam: the caller ID failed its STIR/SHAKEN check (email only)"
 
 
 def message_id(call_sid: str, channel: str, recipient: str) -> str:
@@ -133,6 +136,7 @@ class OwnerAlerts:
             lines=self.templates.macros(ALERT_LINES),
             business_name=call.account.name,
             missed=call.outcome == "missed",
+            suspected_spam=call.flagged(FLAG_SUSPECTED_SPAM),
             lead=lead,
             urgency=lead.get("urgency"),
             caller_name=one_line(lead.get("name")),
@@ -207,6 +211,8 @@ class OwnerAlerts:
         """
         account = call.account
         sent, transient = 0, None
+        if call.flagged(FLAG_BLOCKED):
+            return 0  # refused by screening: the owner chose not to hear of these callers
         recipients = [("email", r) for r in account.alert_emails or []] + [("sms", r) for r in account.alert_sms or []]
         for channel, recipient in recipients:
             try:
@@ -225,6 +231,10 @@ class OwnerAlerts:
         if delivery is None:
             return 0
         shown = masked(recipient) if channel == "sms" else recipient
+        if channel == "sms" and call.flagged(FLAG_SUSPECTED_SPAM):
+            # A caller ID that failed its STIR/SHAKEN check wakes no one's phone; the email carries the flag.
+            finish_delivery(self.db, delivery.id, "suppressed", error=SUSPECTED_SPAM_SMS)
+            return 0
         if channel == "sms":
             with self.db.session() as session:
                 opted_out = consent.is_opted_out(session, recipient)

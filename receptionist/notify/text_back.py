@@ -1,7 +1,7 @@
 """The missed-call text-back: one friendly text to a caller who hung up before saying anything.
 
 At most one per caller per account per day (the account's day), never to a number that sent
-STOP, only when the account turned `missed_call_text_back` on, and only inside the outbound fence
+STOP, never about a call screening flagged or refused (`calls.screening`), only when the account turned `missed_call_text_back` on, and only inside the outbound fence
 (`notify.outbound`: an allowed country, an ordinary number, the account's daily cap): a caller ID
 is whatever the caller's network says it is, so this is the text an attacker can aim.
 """
@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from receptionist.calls.screening import FLAG_BLOCKED, FLAG_SUSPECTED_SPAM
 from receptionist.core import phone
 from receptionist.core.db import Database
 from receptionist.core.models import Call, TextBack
@@ -28,13 +29,15 @@ log = logging.getLogger(__name__)
 
 
 def send_text_back(db: Database, twilio: TelephonyApi, templates: Templates, fence: SmsFence, call_id: int) -> str:
-    """What happened: "sent", "disabled", "opted-out", "already-texted-today", "no-number", "suppressed"
+    """What happened: "sent", "disabled", "screened" (a call flagged suspected-spam or blocked), "opted-out", "already-texted-today", "no-number", "suppressed"
     (outside the fence: recorded with the reason), "failed"."""
     with db.session() as session:
         call = session.get(Call, call_id)
         account = call.account
         if not account.missed_call_text_back:
             return "disabled"
+        if call.flagged(FLAG_SUSPECTED_SPAM) or call.flagged(FLAG_BLOCKED):
+            return "screened"  # a caller ID that may be forged: the text would go to whoever it names
         if not phone.is_e164(call.from_number):
             return "no-number"  # withheld or anonymous caller ID
         if consent.is_opted_out(session, call.from_number):

@@ -59,7 +59,8 @@ def account_record(account: Account) -> dict:
         "disclosure": account.disclosure, "transfer_number": account.transfer_number,
         "alert_sms": list(account.alert_sms or []), "alert_emails": list(account.alert_emails or []),
         "retention_days": account.retention_days, "training_opt_out": account.training_opt_out,
-        "missed_call_text_back": account.missed_call_text_back, "status": account.status,
+        "missed_call_text_back": account.missed_call_text_back, "spam_screening": account.spam_screening,
+        "status": account.status,
         "created_at": _iso(account.created_at), "closed_at": _iso(account.closed_at),
     }
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from receptionist.calls.events import CallStarted, CallStatusChanged, RecordingReady
+from receptionist.calls.screening import ATTESTATION_FAILED, ATTESTATION_PASSED
 
 # CallStatus values after which the call is over, and the outcome of those that never connected;
 # a completed call's outcome is decided from its conversation.
@@ -54,9 +55,27 @@ def _timestamp(form: dict[str, str], name: str) -> datetime | None:
             raise MalformedWebhook(f"{name} is not a timestamp: {raw!r}") from exc
 
 
+# `StirVerstat`, the result of Twilio's SHAKEN/STIR verification of the caller ID: "In Programmable
+# Voice the request webhook presents the StirVerstat parameter ... only present for incoming calls
+# with SHAKEN PASSporT identity headers" (Twilio's changelog of 2020-09-21, "Twilio performs SHAKEN/STIR
+# verification on incoming calls to your phone numbers"; the values:
+# https://www.twilio.com/docs/voice/trusted-calling-with-shakenstir). "TN-Validation-Passed-A|B|C":
+# the signature verified, with attestation A, B or C; "TN-Validation-Failed-A|B|C" (and a bare
+# "TN-Validation-Failed"): the PASSporT did not verify, so the caller ID may be forged;
+# "No-TN-Validation": nothing could be verified. Absent and unverified say nothing about the caller.
+def attestation(form: dict[str, str]) -> str | None:
+    verstat = (form.get("StirVerstat") or "").strip()
+    if verstat.startswith("TN-Validation-Passed"):
+        return ATTESTATION_PASSED
+    if verstat.startswith("TN-Validation-Failed"):
+        return ATTESTATION_FAILED
+    return None
+
+
 def call_started(form: dict[str, str]) -> CallStarted:
     """The voice webhook: a call to one of our numbers."""
-    return CallStarted(_required(form, "CallSid"), _required(form, "From"), _required(form, "To"))
+    return CallStarted(_required(form, "CallSid"), _required(form, "From"), _required(form, "To"),
+                       attestation=attestation(form))
 
 
 def call_status(form: dict[str, str]) -> CallStatusChanged:

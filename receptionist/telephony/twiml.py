@@ -150,6 +150,13 @@ def answer_for_account(account, templates, settings) -> AnswerTemplate:
     return AnswerTemplate(head, tail)
 
 
+def refusal_for_account(account, templates, settings) -> str:
+    """What a caller screening refuses hears (calls.screening): a short message, then the call ends.
+    No <Start><Recording> and no <Connect>: nothing is recorded, nothing reaches the AI."""
+    return hang_up(account_voice(account.voice, settings),
+                   templates.render("blocked_caller.txt", business_name=account.name))
+
+
 def reconnect(*, voice: TtsVoice, hint_list: str, relay_url: str, relay_action_url: str) -> str:
     """A new relay session for a call whose session failed: no greeting (the caller was already
     greeted; the receptionist resumes from the stored turns) and no second recording."""

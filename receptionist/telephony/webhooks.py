@@ -71,7 +71,13 @@ def voice(request: Request, form: dict[str, str] = Depends(signed_form), svc: Ap
         log.info("call %s to unknown number %s", event.call_sid, masked(event.to_number))
         return _xml(twiml.unknown_number(svc.templates.render("unknown_number.txt"),
                                          twiml.account_voice(None, svc.settings)))
-    svc.call_starts.record(event, account)
+    verdict = svc.screen.screen(account_id=account.id, spam_screening=account.spam_screening,
+                                caller=event.from_number, attestation=event.attestation)
+    svc.call_starts.record(event, account, verdict)
+    if verdict.blocked:
+        # A short message and the call ends: nothing recorded, no relay, no alert, no text-back.
+        log.info("call %s from %s refused: %s", event.call_sid, masked(event.from_number), verdict.reason)
+        return _xml(account.refusal)
     return _xml(account.answer(request.app.state.relay_tokens.issue(event.call_sid, attempt=1)))
 
 

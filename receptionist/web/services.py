@@ -11,6 +11,7 @@ from receptionist.agent.llm import LlmClients
 from receptionist.calls.conversations import ConversationStore
 from receptionist.calls.directory import AccountDirectory
 from receptionist.calls.records import CallStarts
+from receptionist.calls.screening import CallScreen
 from receptionist.core.db import Database
 from receptionist.core.models import utcnow
 from receptionist.core.ports import TelephonyApi
@@ -30,6 +31,7 @@ class AppServices:
     templates: Templates
     directory: AccountDirectory
     call_starts: CallStarts
+    screen: CallScreen  # the voice webhook's blocklist lookup and screening verdict
     conversations: ConversationStore
     llm: LlmClients  # the relay's model comes from here; unconfigured means the offline receptionist
     account_rules: AccountRules  # the outbound fence and the Twilio account's numbers, for account changes

@@ -15,6 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from receptionist.app import create_app
+from receptionist.calls import screening
 from receptionist.core.models import Call, Recording
 from receptionist.settings import Settings
 from receptionist.storage.objects import ObjectTags, recording_key
@@ -41,6 +42,9 @@ POLICY: dict[tuple[str, str], tuple[int, set[str]]] = {
     ("GET", "/api/accounts/{}/users"): (200, {"admin", "owner_a"}),
     ("DELETE", "/api/accounts/{}/users/{}"): (200, {"admin", "owner_a"}),
     ("POST", "/api/accounts/{}/users/{}/token"): (200, {"admin", "owner_a"}),
+    ("GET", "/api/accounts/{}/blocklist"): (200, {"admin", "owner_a", "member_a"}),
+    ("POST", "/api/accounts/{}/blocklist"): (201, {"admin", "owner_a"}),
+    ("DELETE", "/api/accounts/{}/blocklist/{}"): (204, {"admin", "owner_a"}),
 }
 
 
@@ -122,6 +126,7 @@ def tenants(pg_service) -> Tenants:
         row = session.query(Call).filter_by(call_sid=call.call_sid).one()
         session.add(Recording(recording_sid="RE" + call.call_sid[2:], call_id=row.id, media_url="", status="done",
                               audio_key=key))
+        screening.add_number(session, a["id"], caller, by="test")  # what DELETE .../blocklist/{e164} removes
     return Tenants(a, b, call.call_sid, caller, tokens, target["id"])
 
 
@@ -135,6 +140,7 @@ def request_for(method: str, path: str, t: Tenants) -> tuple[str, dict | None]:
         ("PATCH", "/api/accounts/{}"): {"name": "Acme Plumbing & Heating"},
         ("POST", "/api/accounts/{}/users"): {"email": "new@example.com", "role": "member"},
         ("PATCH", "/api/calls/{}"): {"training_opt_out": True},
+        ("POST", "/api/accounts/{}/blocklist"): {"number": "(312) 555-0199"},
     }
     return url, bodies.get((method, shape(path)))
 

@@ -71,6 +71,23 @@ def test_team_commands_list_rotate_and_remove(cli):
     assert "removed member@example.com" in cli("accounts", "remove-user", account_id, users["member@example.com"])
     refused = cli.runner.invoke(app, ["accounts", "remove-user", account_id, users["owner@example.com"]])
     assert refused.exit_code == 1 and "last owner" in refused.output
+
+
+def test_blocklist_commands_block_list_and_unblock(cli):
+    account_id = cli("accounts", "create", "--json", json.dumps(ACCOUNT))
+    assert cli("accounts", "blocklist", account_id) == "(none)"
+    assert cli("accounts", "block", account_id, "(312) 555-0177") == "blocked +13125550177"  # read as E.164
+    assert cli("accounts", "block", account_id, "+13125550177") == "+13125550177 was already blocked"
+    [row] = json.loads(cli("accounts", "blocklist", account_id, "--json"))
+    assert row["number"] == "+13125550177" and row["created_by"] == "cli"
+    refused = cli.runner.invoke(app, ["accounts", "block", account_id, "call me maybe"])
+    assert refused.exit_code == 1 and "is not a phone number" in refused.output
+    assert cli("accounts", "unblock", account_id, "+13125550177") == "unblocked +13125550177"
+    gone = cli.runner.invoke(app, ["accounts", "unblock", account_id, "+13125550177"])
+    assert gone.exit_code == 1 and "not on this account's blocklist" in gone.output
+    with cli.db.session() as session:
+        actions = [e.action for e in session.query(AuditEvent).order_by(AuditEvent.id)]
+        assert actions.count("blocklist.add") == 1 and actions.count("blocklist.remove") == 1
 @pytest.mark.parametrize("public_url, message", [
     ("http://receptionist.example.com", "must be the https:// address Twilio calls"),
     (None, "missing configuration: set RECEPTIONIST_PUBLIC_URL"),

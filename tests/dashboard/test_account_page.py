@@ -38,7 +38,7 @@ def test_each_section_has_its_own_form_and_save_button(team):
     with team.signed_in("owner") as http:
         html = http.get("/account").text
     forms = re.findall(r'<form method="post" action="/account" class="section" id="(\w+)"', html)
-    assert forms == ["business", "hours", "words", "alerts", "privacy"]
+    assert forms == ["business", "hours", "words", "alerts", "screening", "privacy"]
     for label in ("Save business", "Save hours", "Save what callers hear", "Save alerts", "Save privacy",
                   "Add user", "New token", "Remove"):
         assert label in html

@@ -356,3 +356,71 @@ def test_an_alert_that_cannot_be_composed_fails_alone(alerting, twilio_api, smtp
     assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
     assert smtp.messages == []
     assert service.call(call.call_sid)["processing_status"] == "done"  # failed for good, not retried forever
+
+
+# --- robocall screening (calls.screening) ----------------------------------------------------------
+
+SPAM_CALLER = "+13125550166"
+
+
+def test_a_suspected_spam_call_alerts_by_email_only_with_the_flag(alerting, twilio_api, smtp, call_audio):
+    service, ctx = alerting
+    service.create_account(alert_sms=[OWNER_MOBILE])
+    before = len(texts_to(twilio_api, OWNER_MOBILE))
+    call = play_call(service, twilio_api, call_audio.path.read_bytes(), stir_verstat="TN-Validation-Failed-B")
+    run_burst(ctx)
+
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before  # no phone woken for a forged caller ID
+    [email] = smtp.wait_for(1)
+    assert email.subject.startswith("[Suspected spam] URGENT"), email.subject
+    assert "Suspected spam: the caller ID failed its STIR/SHAKEN check" in email.text()
+    assert "Suspected spam" in email.message.get_body(("html",)).get_content()
+    detail = service.call(call.call_sid)
+    assert detail["flags"] == ["suspected-spam"]
+    sms_alert = next(a for a in detail["alerts"] if a["channel"] == "sms")
+    assert sms_alert["status"] == "suppressed" and "suspected spam" in sms_alert["error"]
+
+    # The same call with a caller ID that verified texts the owner as usual.
+    play_call(service, twilio_api, call_audio.path.read_bytes(), stir_verstat="TN-Validation-Passed-A")
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, OWNER_MOBILE)) == before + 1
+    assert not smtp.wait_for(2)[1].subject.startswith("[Suspected spam]")
+
+
+def test_a_suspected_spam_caller_is_not_texted_back(alerting, twilio_api, smtp):
+    service, ctx = alerting
+    service.create_account(missed_call_text_back=True)
+    before = len(texts_to(twilio_api, SPAM_CALLER))
+    call = service.player.start(SPAM_CALLER, BUSINESS_NUMBER, stir_verstat="TN-Validation-Failed-A")
+    service.player.end(call, duration_s=4)
+    run_burst(ctx)
+    assert service.call(call.call_sid)["outcome"] == "missed"
+    assert texts_to(twilio_api, SPAM_CALLER)[before:] == []
+    assert smtp.wait_for(1)[0].subject.startswith("[Suspected spam] Missed call")
+
+    # The same number calling with a caller ID that verified is texted back: nothing was used up.
+    missed = service.player.start(SPAM_CALLER, BUSINESS_NUMBER, stir_verstat="TN-Validation-Passed-A")
+    service.player.end(missed, duration_s=4)
+    run_burst(ctx)
+    assert len(texts_to(twilio_api, SPAM_CALLER)) == before + 1
+
+
+def test_a_blocked_caller_alerts_no_one_and_is_not_texted_back(alerting, twilio_api, smtp):
+    service, ctx = alerting
+    account = service.create_account(missed_call_text_back=True, alert_sms=[OWNER_MOBILE])
+    assert service.http.post(f"/api/accounts/{account['id']}/blocklist", json={"number": SPAM_CALLER},
+                             headers=service.admin()).status_code == 201
+    texts_before = len(twilio_api.messages)
+    call = service.player.start(SPAM_CALLER, BUSINESS_NUMBER)
+    assert call.answer.tags == ["Say", "Hangup"]
+    service.player.end(call, duration_s=2)
+    run_burst(ctx)
+    assert len(twilio_api.messages) == texts_before  # neither the owner nor the caller
+    assert smtp.messages == []
+    detail = service.call(call.call_sid)
+    assert detail["outcome"] == "blocked" and detail["alerts"] == []
+
+    # The control: an ordinary missed call of another caller alerts and texts back in the same setup.
+    missed_call(service, caller=MISSED_CALLER)
+    run_burst(ctx)
+    assert len(smtp.wait_for(1)) == 1 and len(twilio_api.messages) > texts_before

@@ -15,10 +15,11 @@ def run_burst(ctx) -> None:
     run_worker(ctx, Redis.from_url(ctx.settings.redis_url), ctx.settings.queue_name, burst=True, with_scheduler=False)
 
 
-def play_call(service, twilio_api, audio: bytes, duration_s: int = 10, heard=CALL_TURNS):
+def play_call(service, twilio_api, audio: bytes, duration_s: int = 10, heard=CALL_TURNS, *,
+              caller: str = CALLER_NUMBER, stir_verstat: str | None = None):
     """A call whose live turns are `heard`; Twilio then reports its status and its recording as the
-    answer's <Start><Recording> asked."""
-    call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
+    answer's <Start><Recording> asked. `stir_verstat`: Twilio's SHAKEN/STIR verdict on the caller ID."""
+    call = service.player.start(caller, BUSINESS_NUMBER, stir_verstat=stir_verstat)
     service.hear(call.call_sid, heard)
     service.player.end(call, duration_s=duration_s)
     recording_sid = "RE" + call.call_sid[2:]

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from receptionist.accounts import blocklist, team
 from receptionist.accounts import service as accounts
-from receptionist.accounts import team
 from receptionist.accounts.access import load_account
 from receptionist.accounts.auth import Principal
 from receptionist.accounts.schemas import (
     AccountCreate,
     AccountUpdate,
+    BlockedNumberCreate,
     Phone,
     TokenRotate,
     UserCreate,
 )
 from receptionist.api.deps import TokenFirst, principal
 from receptionist.api.routes.calls import call_list_item
-from receptionist.api.schemas import AccountOut, CallPage, UserInfo, UserOut
+from receptionist.api.schemas import AccountOut, BlockedNumberOut, CallPage, UserInfo, UserOut
 from receptionist.core.models import Account, Call, User
 from receptionist.web.deps import services, session
 from receptionist.web.errors import ApiError
@@ -36,7 +37,7 @@ def account_out(account: Account) -> AccountOut:
         transfer_number=account.transfer_number, alert_sms=list(account.alert_sms or []),
         alert_emails=list(account.alert_emails or []), retention_days=account.retention_days,
         training_opt_out=account.training_opt_out, missed_call_text_back=account.missed_call_text_back,
-        voice=account.voice, status=account.status, created_at=account.created_at,
+        spam_screening=account.spam_screening, voice=account.voice, status=account.status, created_at=account.created_at,
     )
 
 
@@ -115,6 +116,40 @@ def rotate_token(account_id: str, user_id: str, body: TokenRotate | None = None,
     user, token = team.rotate_token(db, who, account, user_id, expires_at=body.expires_at if body else None)
     db.commit()
     return UserOut(id=user.id, email=user.email, role=user.role, token=token)
+
+
+def blocked_out(row) -> BlockedNumberOut:
+    return BlockedNumberOut(number=row.number, created_at=row.created_at, created_by=row.created_by)
+
+
+@router.get("/{account_id}/blocklist", response_model=list[BlockedNumberOut])
+def list_blocklist(account_id: str, db: Session = Depends(session), who: Principal = Depends(principal)):
+    """The callers this account refuses: they hear a short message and the call ends."""
+    account = load_account(db, who, account_id)
+    return [blocked_out(row) for row in blocklist.list_blocked(db, who, account)]
+
+
+@router.post("/{account_id}/blocklist", response_model=BlockedNumberOut,
+             responses={200: {"description": "already on the blocklist"}, 201: {"description": "blocked"}})
+def add_to_blocklist(account_id: str, body: BlockedNumberCreate, response: Response, db: Session = Depends(session),
+                     who: Principal = Depends(principal)):
+    """Block a caller (E.164, or as written locally): their next call is refused, whichever process takes it.
+    201 when added, 200 when the number was on the list already."""
+    account = load_account(db, who, account_id, write=True)
+    row, added = blocklist.block(db, who, account, body.number)
+    db.commit()
+    response.status_code = 201 if added else 200
+    return blocked_out(row)
+
+
+@router.delete("/{account_id}/blocklist/{e164}", status_code=204, response_class=Response)
+def remove_from_blocklist(account_id: str, e164: str, db: Session = Depends(session),
+                          who: Principal = Depends(principal)):
+    """Take a caller off the blocklist (404 when the number is not on it)."""
+    account = load_account(db, who, account_id, write=True)
+    blocklist.unblock(db, who, account, e164)
+    db.commit()
+    return Response(status_code=204)
 
 
 @router.get("/{account_id}/calls", response_model=CallPage)

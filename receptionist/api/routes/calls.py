@@ -27,7 +27,8 @@ def call_list_item(call: Call) -> CallListItem:
     return CallListItem(call_sid=call.call_sid, **{"from": call.from_number}, to=call.to_number,
                         started_at=call.started_at, ended_at=call.ended_at, duration_s=call.duration_s,
                         outcome=call.outcome, summary=call.summary, processing_status=call.processing_status,
-                        read_at=call.read_at, handled_at=call.handled_at, handled_by=call.handled_by)
+                        read_at=call.read_at, handled_at=call.handled_at, handled_by=call.handled_by,
+                        flags=call.flag_list)
 
 
 def call_out(call: Call) -> CallOut:
