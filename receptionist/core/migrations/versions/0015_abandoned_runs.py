@@ -2,14 +2,14 @@
 erasure's deletions outside the database still pending, for the reconciler
 
 Revision ID: 0015_abandoned_runs
-Revises: 0012_outcome_evidence
+Revises: 0013_screening
 """
 import sqlalchemy as sa
 from alembic import op
 
 
 revision = "0015_abandoned_runs"
-down_revision = "0012_outcome_evidence"
+down_revision = "0013_screening"
 branch_labels = None
 depends_on = None
 
