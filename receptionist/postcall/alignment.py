@@ -39,6 +39,9 @@ SPLIT_COST = 0.15  # per extra stretch a line takes (a pause between its sentenc
 LONG_PAUSE_S = 1.5  # a pause inside one line longer than this costs, per second beyond it
 SKIP_STRETCH_COST = 1.2  # plus per second: speech no line explains
 SKIP_STRETCH_PER_S = 0.3
+# … more while lines are still to be placed: the log's lines come as soon as they can; what no line
+# explains mostly comes after them (the person a call was transferred to, a message's end).
+SKIP_BEFORE_LINES_COST = 1.5
 SKIP_LINE_COST = 2.5  # a line no speech explains (cut to nothing, spoken over, not recorded)
 MAX_LINES_PER_MATCH = 3
 MAX_STRETCHES_PER_LINE = 6
@@ -128,7 +131,8 @@ def _solve(lines: Sequence[str], stretches: Sequence[Stretch], caller_between: S
             if here == inf:
                 continue
             if j < m:  # speech no line explains
-                c = here + SKIP_STRETCH_COST + SKIP_STRETCH_PER_S * stretches[j].seconds
+                c = (here + SKIP_STRETCH_COST + SKIP_STRETCH_PER_S * stretches[j].seconds
+                     + (SKIP_BEFORE_LINES_COST if i < n else 0.0))
                 if c < cost[i][j + 1]:
                     cost[i][j + 1], back[i][j + 1] = c, (i, j, "skip-stretch")
             if i < n:  # a line no speech explains
