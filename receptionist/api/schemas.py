@@ -44,10 +44,13 @@ class AccountOut(BaseModel):
 
 
 class TranscriptSegment(BaseModel):
-    speaker: str
+    speaker: str  # caller, receptionist or staff (the person a call was transferred to)
     start: float
     end: float
     text: str
+    # A caller segment's words as the live speech-to-text heard them, where they differ from the
+    # recording's transcription (postcall.transcript).
+    live_text: str | None = None
 
 
 class ConversationTurn(BaseModel):
