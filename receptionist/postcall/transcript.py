@@ -7,7 +7,7 @@ goodbye). Those lines are placed on the recording's timeline (`postcall.alignmen
 word for word; Whisper transcribes only the speech on that channel no line explains: a relay that
 never connected, a failure, and the person the call was transferred to, labelled `staff` from the
 handoff on. The caller's channel is Whisper's, with the business vocabulary; where the relay's
-live speech-to-text (ConversationRelay's `voicePrompt`) heard the same utterance differently, it is
+live speech-to-text heard the same utterance differently, it is
 kept beside it as `live_text`.
 
 (The disclosure is not in the recording: it is spoken before `<Start><Recording>`.)
@@ -142,7 +142,7 @@ def transcribe_with_log(transcriber: Transcriber, windows: Iterable[AudioWindow]
                     if progress.staff_from is not None and segment.start >= progress.staff_from - TURN_SLACK_S:
                         segment = Segment(STAFF, segment.start, segment.end, segment.text)
                     other.append(segment)
-    caller = with_live_text(caller, log.caller_turns, progress.placed)
+    caller = with_live_text(caller, log.caller_turns, progress.placed, until=progress.staff_from)
     merged = caller + other
     merged.sort(key=lambda s: (s.start, s.end))
     return merged
@@ -175,10 +175,15 @@ def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
 
 
-def with_live_text(caller: list[Segment], turns: Sequence[CallerTurn], placed: Sequence[Placed]) -> list[Segment]:
+def with_live_text(caller: list[Segment], turns: Sequence[CallerTurn], placed: Sequence[Placed], *,
+                   until: float | None = None) -> list[Segment]:
     """The caller's segments, those of one live turn (what the caller said between two receptionist
-    lines) joined into one segment, with the live transcription beside it where the two disagree."""
-    if not turns:
+    lines) joined into one segment, with the live transcription beside it where the two disagree.
+
+    Nothing after `until` (the transfer: the relay heard nothing from there on) belongs to a live
+    turn, and with no receptionist line placed at all nothing says where a turn was: then the
+    segments are left as Whisper made them."""
+    if not turns or not placed:
         return caller
     by_index = {p.index: p for p in placed}
     groups: list[tuple[float, float, str]] = []  # (from, until, live text) per run of turns between two lines
@@ -186,8 +191,10 @@ def with_live_text(caller: list[Segment], turns: Sequence[CallerTurn], placed: S
         live = " ".join(t.text for t in turns if t.after == after)
         before_line = max((p for i, p in by_index.items() if i < after), key=lambda p: p.index, default=None)
         after_line = min((p for i, p in by_index.items() if i >= after), key=lambda p: p.index, default=None)
-        groups.append((before_line.end if before_line else float("-inf"),
-                       after_line.start if after_line else float("inf"), live))
+        high = after_line.start if after_line else float("inf")
+        if until is not None:
+            high = min(high, until)
+        groups.append((before_line.end if before_line else float("-inf"), high, live))
     out: list[Segment] = []
     remaining = sorted(caller, key=lambda s: s.start)
     position = 0

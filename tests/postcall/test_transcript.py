@@ -103,3 +103,22 @@ def test_the_live_transcription_is_kept_beside_whispers_where_they_disagree(tran
     assert "live_text" not in first or first["live_text"] == live_leak
     assert second["live_text"] == live_name and second["text"] != live_name, second
     assert abs(first["start"] - audio.turns[1].start_s) <= TOLERANCE_S
+
+
+def test_live_turns_join_only_the_caller_segments_between_their_lines():
+    from receptionist.postcall.alignment import Placed
+    from receptionist.postcall.transcript import CallerTurn, with_live_text
+    from receptionist.postcall.transcription import Segment
+
+    heard = [Segment(CALLER, 5.0, 6.0, "My sink"), Segment(CALLER, 6.2, 7.5, "is blocked."),
+             Segment(CALLER, 12.0, 13.0, "Sam Ortiz."), Segment(CALLER, 20.0, 22.0, "I need it today.")]
+    turns = [CallerTurn("my sink is blocked", 1), CallerTurn("sam ortis", 2)]
+    placed = [Placed(0, 0.5, 4.5), Placed(1, 8.0, 11.0)]
+    joined = with_live_text(heard, turns, placed, until=15.0)
+    assert [(s.text, s.live_text) for s in joined] == [
+        ("My sink is blocked.", None),  # the two hearings agree (case and punctuation aside)
+        ("Sam Ortiz.", "sam ortis"),
+        ("I need it today.", None)]  # after the transfer: no live turn heard it
+    assert (joined[0].start, joined[0].end) == (5.0, 7.5)
+    # No receptionist line placed (nothing on the second channel): nothing says where a turn was.
+    assert with_live_text(heard, turns, []) == heard
