@@ -5,6 +5,8 @@ them) put each line at a known place; `postcall.alignment` places the same lines
 channel alone (Silero VAD, then the duration alignment). Printed per call shape: the lines placed
 of those spoken, the mean and the largest error of a line's start and end, and the time the VAD
 and the alignment took, against Whisper transcribing the same channel (the path they replace).
+The two-channel calls of `../shared/data/realspeech-dev` (real recorded callers, an agent in
+another espeak-ng voice and rate, its lines' times in the manifest) are measured too when present.
 
     python bench/alignment.py [--calls 3]
 """
@@ -12,6 +14,7 @@ and the alignment took, against Whisper transcribing the same channel (the path 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -26,6 +29,8 @@ from receptionist.postcall.audio import RecordingAudio  # noqa: E402
 from receptionist.postcall.transcription import Transcriber  # noqa: E402
 from receptionist.settings import Settings  # noqa: E402
 from sandbox.speech import CALLER, RECEPTIONIST, STAFF, long_call_turns, synthesize_call  # noqa: E402
+
+REAL_SPEECH = ROOT.parent / "shared" / "data" / "realspeech-dev"
 
 INTERRUPTED = [
     (RECEPTIONIST, "Thanks for calling Acme Plumbing. How can I help you today?"),
@@ -52,6 +57,30 @@ def shapes(calls: int) -> dict[str, list[tuple[str, str]]]:
     return found | {"interrupted, back to back": INTERRUPTED, "transferred (staff unlogged)": TRANSFERRED}
 
 
+def calls(how_many: int, workdir: Path):
+    """(name, recording, [(start, end, text)] of the agent's lines, caller spoke before each line)."""
+    for index, (name, turns) in enumerate(shapes(how_many).items()):
+        audio = synthesize_call(turns, workdir / f"call{index}.wav")
+        between, caller_since = [], False
+        for speaker, _ in turns:
+            if speaker == CALLER:
+                caller_since = True
+            elif speaker == RECEPTIONIST:
+                between.append(caller_since)
+                caller_since = False
+        yield name, audio.path, [(t.start_s, t.end_s, t.text) for t in audio.turns if t.speaker == RECEPTIONIST], between
+    manifest = REAL_SPEECH / "manifest.json"
+    if not manifest.exists():
+        print(f"({REAL_SPEECH} not found: its calls are not measured)")
+        return
+    for call in json.loads(manifest.read_text())["calls"]:
+        agent = [(u["start_s"], u["end_s"], u["text"]) for u in call["agent_utterances"]]
+        callers = [u["start_s"] for u in call["caller_utterances"]]
+        between = [any(prev < c < start for c in callers)
+                   for prev, start in zip([float("-inf")] + [a[1] for a in agent], [a[0] for a in agent])]
+        yield f"realspeech-dev {call['id']}", REAL_SPEECH / call["file"], agent, between
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3, help="how many of the long call lengths (30, 60, 120, 240 s)")
@@ -62,18 +91,9 @@ def main() -> None:
     starts, ends = [], []
     print(f"{'call':<30}{'placed':>8}{'start err mean/max':>22}{'end err mean/max':>20}{'align s':>9}{'whisper s':>11}")
     with tempfile.TemporaryDirectory(prefix="bench-alignment-") as tmp:
-        for name, turns in shapes(args.calls).items():
-            audio = synthesize_call(turns, Path(tmp) / "call.wav")
-            truth = [t for t in audio.turns if t.speaker == RECEPTIONIST]
-            lines = [t.text for t in truth]
-            between, caller_since = [], False
-            for speaker, _ in turns:
-                if speaker == CALLER:
-                    caller_since = True
-                elif speaker == RECEPTIONIST:
-                    between.append(caller_since)
-                    caller_since = False
-            windows = list(RecordingAudio(audio.path).windows())
+        for name, path, truth, between in calls(args.calls, Path(tmp)):
+            lines = [t[2] for t in truth]
+            windows = list(RecordingAudio(path).windows())
             assert len(windows) == 1
             samples = windows[0].channels["receptionist"]
             started = time.perf_counter()
@@ -82,8 +102,8 @@ def main() -> None:
             started = time.perf_counter()
             transcriber.transcribe_channel(samples)
             whisper_s = time.perf_counter() - started
-            start_err = [abs(p.start - truth[p.index].start_s) for p in placed]
-            end_err = [abs(p.end - truth[p.index].end_s) for p in placed]
+            start_err = [abs(p.start - truth[p.index][0]) for p in placed]
+            end_err = [abs(p.end - truth[p.index][1]) for p in placed]
             starts += start_err
             ends += end_err
             print(f"{name:<30}{len(placed):>4}/{len(lines):<3}"
