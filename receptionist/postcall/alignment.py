@@ -84,9 +84,15 @@ def speech_stretches(samples: np.ndarray, *, min_silence_ms: int = MIN_SILENCE_M
     return [Stretch(round(s["start"] / SAMPLE_RATE, 3), round(s["end"] / SAMPLE_RATE, 3)) for s in found]
 
 
+# A digit is read as a word ("312-555-0199": "three one two …"), about this many letters long.
+DIGIT_CHARS = 4
+
+
 def _speakable(text: str) -> int:
-    """Characters that take speaking time (letters and digits, and a word's break)."""
-    return sum(1 for c in text if c.isalnum()) + len(text.split())
+    """Characters that take speaking time (letters, digits as the words they are read as, and a
+    word's break)."""
+    return (sum(DIGIT_CHARS if c.isdigit() else 1 for c in text if c.isalnum()) + len(text.split())
+            + sum(1 for c in text if c.isdigit()))
 
 
 def align(lines: Sequence[str], stretches: Sequence[Stretch], *, caller_between: Sequence[bool] = (),

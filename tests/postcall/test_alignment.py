@@ -100,3 +100,18 @@ def test_no_lines_leave_all_speech_uncovered_and_no_speech_places_nothing():
     partial = align(["Thanks for calling Acme Plumbing."], [], final=False)
     assert partial.consumed == 0
     assert speech_stretches(np.zeros(16_000 * 3, dtype=np.float32)) == []
+
+
+def test_a_read_back_with_digits_is_placed_by_how_long_digits_take_to_say(tmp_path):
+    turns = [(RECEPTIONIST, "What's the best number to reach you?"),
+             (CALLER, "Three one two, five five five, zero one nine nine."),
+             (RECEPTIONIST, "Let me read that back: 3 1 2, 5 5 5, 0 1 9 9. Is that right?"),
+             (CALLER, "Yes."),
+             (RECEPTIONIST, "Thank you. Goodbye!")]
+    audio = synthesize_call(turns, tmp_path / "call.wav")
+    samples, _ = _second_channel(audio.path)
+    lines = [t for s, t in turns if s == RECEPTIONIST]
+    alignment = align(lines, speech_stretches(samples), caller_between=[False, True, True])
+    assert [p.index for p in alignment.placed] == [0, 1, 2]
+    errors = _errors(audio, lines, alignment)
+    assert max(max(e) for e in errors) <= TOLERANCE_S, errors
