@@ -43,6 +43,12 @@ SKIP_STRETCH_PER_S = 0.3
 # explains mostly comes after them (the person a call was transferred to, a message's end).
 SKIP_BEFORE_LINES_COST = 1.5
 SKIP_LINE_COST = 2.5  # a line no speech explains (cut to nothing, spoken over, not recorded)
+# The caller's channel agrees with the log or not. A line the log says came after the caller spoke
+# follows caller speech on the recording (the relay heard it, so the recording has it): strong.
+# One that did not should follow none, but a caller's "mm-hm" the relay ignored, or a word Whisper
+# made up in a silence, is caller speech too: weak.
+CALLER_MISSING_COST = 2.5
+CALLER_UNEXPECTED_COST = 0.5
 MAX_LINES_PER_MATCH = 3
 MAX_STRETCHES_PER_LINE = 6
 
@@ -96,21 +102,24 @@ def _speakable(text: str) -> int:
 
 
 def align(lines: Sequence[str], stretches: Sequence[Stretch], *, caller_between: Sequence[bool] = (),
-          final: bool = True, chars_per_s: float | None = None) -> Alignment:
+          caller_speech: Sequence[tuple[float, float]] | None = None, final: bool = True,
+          chars_per_s: float | None = None) -> Alignment:
     """Assign `lines` (in spoken order) to `stretches` (in time order).
 
     `caller_between[i]` says the caller spoke between line i-1 and line i (so their silence should
-    separate them on this channel). With `final` False the stretches are only part of the call (one
-    window of a long recording): the lines after those it explains are left for the next part.
+    separate them on this channel); `caller_speech`, where the caller's channel holds speech (same
+    timeline), checks it against the recording. With `final` False the stretches are only part of
+    the call (one window of a long recording): the lines after those it explains are left for the
+    next part.
     """
     if not lines:
         return Alignment((), tuple(stretches), 0, chars_per_s or DEFAULT_CHARS_PER_S)
     if chars_per_s is None:
         # The first pass at a text-to-speech voice's usual rate (not the channel's speech over the
         # lines' characters: speech no line explains would skew it), the second at the rate fitted.
-        first = _solve(lines, stretches, caller_between, final, DEFAULT_CHARS_PER_S)
+        first = _solve(lines, stretches, caller_between, caller_speech, final, DEFAULT_CHARS_PER_S)
         chars_per_s = _fitted_rate(lines, first) or DEFAULT_CHARS_PER_S
-    return _solve(lines, stretches, caller_between, final, chars_per_s)
+    return _solve(lines, stretches, caller_between, caller_speech, final, chars_per_s)
 
 
 def _fitted_rate(lines: Sequence[str], alignment: Alignment) -> float | None:
@@ -122,11 +131,21 @@ def _fitted_rate(lines: Sequence[str], alignment: Alignment) -> float | None:
     return min(MAX_CHARS_PER_S, max(MIN_CHARS_PER_S, chars / seconds))
 
 
-def _solve(lines: Sequence[str], stretches: Sequence[Stretch], caller_between: Sequence[bool], final: bool,
-           rate: float) -> Alignment:
+def _caller_before(stretches: Sequence[Stretch], caller_speech: Sequence[tuple[float, float]]) -> list[bool]:
+    """For each stretch: whether the caller spoke since the stretch before it ended."""
+    before = []
+    for j, stretch in enumerate(stretches):
+        since = stretches[j - 1].end if j else float("-inf")
+        before.append(any(since < (start + end) / 2 < stretch.start for start, end in caller_speech))
+    return before
+
+
+def _solve(lines: Sequence[str], stretches: Sequence[Stretch], caller_between: Sequence[bool],
+           caller_speech: Sequence[tuple[float, float]] | None, final: bool, rate: float) -> Alignment:
     n, m = len(lines), len(stretches)
     expected = [max(0.3, _speakable(t) / rate) for t in lines]
     between = [bool(caller_between[i]) if i < len(caller_between) else False for i in range(n)]
+    spoke_before = _caller_before(stretches, caller_speech) if caller_speech is not None else None
     inf = math.inf
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
     back: list[list[tuple[int, int, str] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
@@ -145,15 +164,25 @@ def _solve(lines: Sequence[str], stretches: Sequence[Stretch], caller_between: S
                 c = here + SKIP_LINE_COST
                 if c < cost[i + 1][j]:
                     cost[i + 1][j], back[i + 1][j] = c, (i, j, "skip-line")
+            if i == n or j == m:
+                continue
+            cue = 0.0
+            if spoke_before is not None and i > 0 and spoke_before[j] != between[i]:
+                cue = CALLER_MISSING_COST if between[i] else CALLER_UNEXPECTED_COST
+            want, merge = 0.0, 0.0
             for a in range(1, min(MAX_LINES_PER_MATCH, n - i) + 1):
-                want = sum(expected[i:i + a])
-                merge = sum(MERGE_ACROSS_CALLER_COST if between[k] else MERGE_COST for k in range(i + 1, i + a))
+                want += expected[i + a - 1]
+                if a > 1:
+                    merge += MERGE_ACROSS_CALLER_COST if between[i + a - 1] else MERGE_COST
+                base = here + cue + merge
+                pauses = 0.0
                 for b in range(1, min(MAX_STRETCHES_PER_LINE * a, m - j) + 1):
-                    run = stretches[j:j + b]
-                    span = run[-1].end - run[0].start
-                    pauses = sum(max(0.0, nxt.start - prev.end - LONG_PAUSE_S) for prev, nxt in zip(run, run[1:]))
-                    c = (here + MISMATCH_WEIGHT * abs(math.log(max(span, 0.05) / want)) + merge
-                         + SPLIT_COST * (b - 1) + pauses)
+                    last = stretches[j + b - 1]
+                    if b > 1:
+                        pauses += max(0.0, last.start - stretches[j + b - 2].end - LONG_PAUSE_S)
+                    span = last.end - stretches[j].start
+                    c = (base + MISMATCH_WEIGHT * abs(math.log(max(span, 0.05) / want)) + SPLIT_COST * (b - 1)
+                         + pauses)
                     if c < cost[i + a][j + b]:
                         cost[i + a][j + b], back[i + a][j + b] = c, (i, j, "match")
                     if span > 3 * want + 2 * LONG_PAUSE_S:

@@ -124,13 +124,16 @@ def transcribe_with_log(transcriber: Transcriber, windows: Iterable[AudioWindow]
     caller: list[Segment] = []
     other: list[Segment] = []
     for window in windows:
-        for speaker, samples in window.channels.items():
+        heard: list[Segment] = []
+        for speaker, samples in window.channels.items():  # the caller's channel first
             if speaker == CALLER:
-                caller.extend(_whisper(transcriber, samples, prompt, window.offset_s, CALLER))
+                heard = _whisper(transcriber, samples, prompt, window.offset_s, CALLER)
+                caller.extend(heard)
                 continue
             stretches = speech_stretches(samples)
             pending = log.lines[progress.next_line:]
             alignment = align(pending, stretches, caller_between=log.caller_between[progress.next_line:],
+                              caller_speech=[(s.start - window.offset_s, s.end - window.offset_s) for s in heard],
                               final=False)
             first_line = progress.next_line
             progress.take(alignment.placed, alignment.consumed, window.offset_s)

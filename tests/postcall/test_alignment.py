@@ -115,3 +115,16 @@ def test_a_read_back_with_digits_is_placed_by_how_long_digits_take_to_say(tmp_pa
     assert [p.index for p in alignment.placed] == [0, 1, 2]
     errors = _errors(audio, lines, alignment)
     assert max(max(e) for e in errors) <= TOLERANCE_S, errors
+
+
+def test_the_callers_channel_tells_a_line_after_the_caller_from_speech_no_line_explains():
+    """Two stretches of the same length after the greeting: one straight after it (a line the log
+    missed), one after the caller spoke. The log's line came after the caller: it is the second."""
+    lines = ["Thanks for calling Acme Plumbing. How can I help you today?", "Sure, I can help you with that."]
+    stretches = [Stretch(0.5, 4.3), Stretch(6.3, 8.3), Stretch(11.0, 13.0)]
+    by_length = align(lines, stretches, caller_between=[False, True])
+    assert [p.start for p in by_length.placed] == [0.5, 6.3]  # the earlier one, without the caller's channel
+    caller = [(9.0, 10.5)]
+    heard = align(lines, stretches, caller_between=[False, True], caller_speech=caller)
+    assert [(p.start, p.end) for p in heard.placed] == [(0.5, 4.3), (11.0, 13.0)]
+    assert heard.uncovered == (Stretch(6.3, 8.3),)
