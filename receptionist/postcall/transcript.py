@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from receptionist.postcall.alignment import Placed, Stretch, align, speech_stretches
+from receptionist.postcall.alignment import SAMPLE_RATE, Placed, Stretch, align, speech_stretches
 from receptionist.postcall.audio import AudioWindow
 from receptionist.postcall.transcription import Segment, Transcriber
 
@@ -139,8 +139,8 @@ def transcribe_with_log(transcriber: Transcriber, windows: Iterable[AudioWindow]
             progress.take(alignment.placed, alignment.consumed, window.offset_s)
             other.extend(Segment(RECEPTIONIST, p.start, p.end, log.lines[p.index])
                          for p in progress.placed if p.index >= first_line)
-            for clip_start, clip_end in _clips(alignment.uncovered, alignment.placed, len(samples) / 16_000):
-                clip = samples[int(clip_start * 16_000):int(clip_end * 16_000)]
+            for clip_start, clip_end in _clips(alignment.uncovered, alignment.placed, len(samples) / SAMPLE_RATE):
+                clip = samples[int(clip_start * SAMPLE_RATE):int(clip_end * SAMPLE_RATE)]
                 for segment in _whisper(transcriber, clip, prompt, window.offset_s + clip_start, RECEPTIONIST):
                     if progress.staff_from is not None and segment.start >= progress.staff_from - TURN_SLACK_S:
                         segment = Segment(STAFF, segment.start, segment.end, segment.text)
