@@ -82,6 +82,9 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
     assert "(555) 014-2367" in emails[0].subject  # the caller as the owner reads the number (no name was given)
     body = emails[0].text()
     assert "Caller:" in body and "Receptionist:" in body and "water heater" in body.lower()
+    # The owner reads the receptionist's own words, not Whisper's copy of them.
+    assert all(f"Receptionist: {text}" in " ".join(body.split()) for speaker, text in spoken
+               if speaker == "receptionist"), body
 
     # A duplicate callback after the work is done enqueues nothing and sends nothing.
     service.player.recording_ready(call, twilio_api.recording_url(recording_sid), 10, recording_sid)
