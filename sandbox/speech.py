@@ -2,7 +2,8 @@
 
 A dual-channel Twilio call recording is 8 kHz, 16-bit PCM WAV with the caller (inbound leg) on
 channel 0 / left and our side (outbound leg) on channel 1 / right; each channel is silent while
-the other party talks. The audio went through the phone network as G.711 mu-law, so the finished
+the other party talks. After a transfer (`<Dial>`), our side carries the person the call was
+transferred to: the `staff` speaker, on channel 1 in a voice of their own. The audio went through the phone network as G.711 mu-law, so the finished
 file is passed once through mu-law and back to carry the same quantisation.
 
 Needs `espeak-ng` and `sox` on PATH.
@@ -25,6 +26,7 @@ import numpy as np
 SAMPLE_RATE = 8000
 CALLER = "caller"
 RECEPTIONIST = "receptionist"
+STAFF = "staff"
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ class Voice:
 
 CALLER_VOICE = Voice("en-us", pitch=38, speed_wpm=160)
 RECEPTIONIST_VOICE = Voice("en-gb+f3", pitch=62, speed_wpm=170)
+STAFF_VOICE = Voice("en-us+m3", pitch=30, speed_wpm=175)
 
 # speaker -> (channel, voice); read-only so no caller can change it for everyone else.
-SPEAKERS = MappingProxyType({CALLER: (0, CALLER_VOICE), RECEPTIONIST: (1, RECEPTIONIST_VOICE)})
+SPEAKERS = MappingProxyType({CALLER: (0, CALLER_VOICE), RECEPTIONIST: (1, RECEPTIONIST_VOICE),
+                             STAFF: (1, STAFF_VOICE)})
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ def synthesize_speech(text: str, out_path: Path, voice: Voice | str = CALLER_VOI
 def synthesize_call(
     turns: list[tuple[str, str]], out_path: Path, gap_s: float = 0.6, lead_in_s: float = 0.5
 ) -> CallAudio:
-    """Speak `turns` ((speaker, text), speaker "caller" or "receptionist") into a dual-channel call.
+    """Speak `turns` ((speaker, text), speaker "caller", "receptionist" or "staff") into a dual-channel call.
 
     Turns follow each other with `gap_s` of silence; the call opens and ends with `lead_in_s`.
     """

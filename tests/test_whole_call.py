@@ -6,6 +6,7 @@ import asyncio
 import json
 
 from receptionist.storage.objects import recording_key, transcript_key
+from sandbox.speech import synthesize_call
 from tests.support.calls import run_burst
 from tests.support.world import BUSINESS_NUMBER, CALL_TURNS, CALLER_NUMBER, OWNER_EMAIL
 
@@ -23,7 +24,7 @@ async def talk(service, call, lines: list[str]) -> None:
         assert relay.rejected == [] and relay.withheld == []
 
 
-def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context, twilio_api, smtp, call_audio):
+def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context, twilio_api, smtp, tmp_path):
     service = pg_service
     account = service.create_account()
     ctx = make_context(service.settings)
@@ -33,6 +34,10 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
     call = service.player.start(CALLER_NUMBER, BUSINESS_NUMBER)
     asyncio.run(talk(service, call, [text for speaker, text in CALL_TURNS if speaker == "caller"]))
     recording_sid = "RE" + call.call_sid[2:]
+    # The recording holds what was said: the caller's lines, and on the second channel the
+    # receptionist's words as the relay spoke them (real speech, espeak-ng for Twilio's voice).
+    spoken = [(t["speaker"], t["text"]) for t in service.call(call.call_sid)["conversation"]]
+    call_audio = synthesize_call(spoken, tmp_path / "call.wav")
     # Twilio finishes the recording the answer started (not trimmed: it lines up with the live turns).
     assert service.player.record(call, call_audio.path.read_bytes(), recording_sid) == "completed"
     run_burst(ctx)
@@ -49,8 +54,11 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
     assert speakers == {"caller", "receptionist"}
     caller_text = " ".join(s["text"] for s in detail["transcript"] if s["speaker"] == "caller").lower()
     assert "water heater" in caller_text and "springfield" in caller_text
-    receptionist_text = " ".join(s["text"] for s in detail["transcript"] if s["speaker"] == "receptionist").lower()
-    assert "plumbing" in receptionist_text
+    # The receptionist's lines word for word, each where it was spoken.
+    receptionist = [s for s in detail["transcript"] if s["speaker"] == "receptionist"]
+    assert [s["text"] for s in receptionist] == [text for speaker, text in spoken if speaker == "receptionist"]
+    placed = [t for t in call_audio.turns if t.speaker == "receptionist"]
+    assert all(abs(s["start"] - t.start_s) <= 0.5 for s, t in zip(receptionist, placed)), (receptionist, placed)
     starts = [segment["start"] for segment in detail["transcript"]]
     assert starts == sorted(starts)
     turns = [s["speaker"] for s in detail["transcript"]]
@@ -74,6 +82,9 @@ def test_whole_call_lands_encrypted_tagged_and_alerted(pg_service, make_context,
     assert "(555) 014-2367" in emails[0].subject  # the caller as the owner reads the number (no name was given)
     body = emails[0].text()
     assert "Caller:" in body and "Receptionist:" in body and "water heater" in body.lower()
+    # The owner reads the receptionist's own words, not Whisper's copy of them.
+    assert all(f"Receptionist: {text}" in " ".join(body.split()) for speaker, text in spoken
+               if speaker == "receptionist"), body
 
     # A duplicate callback after the work is done enqueues nothing and sends nothing.
     service.player.recording_ready(call, twilio_api.recording_url(recording_sid), 10, recording_sid)

@@ -274,12 +274,13 @@ def prepare_services(ctx: PipelineContext, redis: Redis) -> None:
     with_backoff(redis.ping, what="reach Redis", is_transient=lambda exc: isinstance(exc, RedisError), window_s=window)
 
 
-def serve_worker(settings: Settings, *, burst: bool = False) -> bool:
+def serve_worker(settings: Settings, *, burst: bool = False, ctx: PipelineContext | None = None) -> bool:
     """The worker process's composition root (`receptionist worker`): build the context once (the
     Whisper model with it), prepare the database and bucket, make sure they are one deployment's
     (else an error is logged and the worker exits 2: no sweep, no erasure), keep the daily sweep
-    scheduled, work."""
-    ctx = build_pipeline_context(settings, isolate_transcription=True)
+    scheduled, work. (`ctx`: one already built, which it then closes; `bench/post_call.py` passes
+    its baseline's.)"""
+    ctx = ctx or build_pipeline_context(settings, isolate_transcription=True)
     redis = Redis.from_url(settings.redis_url)
     try:
         try:

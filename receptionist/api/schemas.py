@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 
 class UserOut(BaseModel):
@@ -45,10 +45,20 @@ class AccountOut(BaseModel):
 
 
 class TranscriptSegment(BaseModel):
-    speaker: str
+    speaker: str  # caller, receptionist or staff (the person a call was transferred to)
     start: float
     end: float
     text: str
+    # A caller segment's words as the live speech-to-text heard them, where they differ from the
+    # recording's transcription (postcall.transcript); absent where the two agreed, as stored.
+    live_text: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler):
+        data = handler(self)
+        if isinstance(data, dict) and data.get("live_text") is None:
+            data.pop("live_text", None)
+        return data
 
 
 class ConversationTurn(BaseModel):

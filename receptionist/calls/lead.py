@@ -449,3 +449,49 @@ def merge_leads(live: dict | None, extracted: Lead) -> Lead:
     except ValidationError:
         merged["callback_number"] = extracted.callback_number
         return Lead.model_validate(merged)
+
+
+# --------------------------------------------------------------------------------------------
+# The read-back: the better-supported value where two hearings disagree
+#
+# The caller's words reach the lead by two hearings: the relay's live speech-to-text (the turns
+# the receptionist answered) and Whisper on the recording's caller channel. Where they give
+# different names or numbers, the one the receptionist read back and the caller confirmed ("Let
+# me read the number back: five five five … Is that right?" "Yes.") is the better supported: the
+# caller heard it and said it was right.
+
+AFFIRMS = re.compile(r"^\W*(?:(?:um|uh|oh|well)\W+)?(?:yes|yeah|yep|yup|correct|exactly|perfect|right|that's right|"
+                     r"that is right|that's correct|that is correct|that's it|you got it|sure|uh-huh|mm-hmm)\b",
+                     re.IGNORECASE)
+DENIES = re.compile(r"^\W*(?:no|nope|not quite|actually|wrong)\b", re.IGNORECASE)
+
+
+def confirmed_read_backs(*sequences: list[dict] | None) -> list[str]:
+    """The receptionist's lines the caller answered with a yes, in each sequence of turns (the
+    live conversation, the transcript in time order)."""
+    confirmed: list[str] = []
+    for turns in sequences:
+        spoken = [t for t in turns or [] if (t.get("text") or "").strip()]
+        for line, answer in zip(spoken, spoken[1:]):
+            if line.get("speaker") == "receptionist" and answer.get("speaker") == "caller":
+                text = answer.get("text") or ""
+                if AFFIRMS.match(text) and not DENIES.match(text):
+                    confirmed.append(line["text"])
+    return confirmed
+
+
+def _number_read_back(number: str, lines: list[str]) -> bool:
+    national = number.lstrip("+")[len(phone.country_code_of(number)):] if phone.is_e164(number) else number
+    return len(national) >= 7 and any(national in phone.digits_spoken(line) for line in lines)
+
+
+def _name_read_back(name: str, lines: list[str]) -> bool:
+    words = [w.lower() for w in re.findall(_NAME_WORD, name)]
+    return bool(words) and any(all(re.search(rf"\b{re.escape(w)}\b", line.lower()) for w in words) for line in lines)
+
+
+def read_back_choice(field: str, candidates: list[str | None], lines: list[str]) -> str | None:
+    """The first of `candidates` for `field` ("name" or "callback_number") that a confirmed
+    read-back (`lines`) holds; None when none does."""
+    holds = _number_read_back if field == "callback_number" else _name_read_back
+    return next((value for value in candidates if value and holds(value, lines)), None)

@@ -135,6 +135,10 @@ class Call(Base):
     # The live conversation as the relay heard it, turn by turn: [{speaker, text, at}], where a
     # receptionist turn holds only what the caller actually heard (cut at an interruption).
     conversation: Mapped[list | None] = mapped_column(JSON)
+    # What the call's own TwiML said after the relay session, in order: [{kind, text, at}] (kind:
+    # transfer, take_message, message_goodbye), written by the relay's action URL (calls.said).
+    # With `conversation` it is every word the receptionist said into the recording.
+    said: Mapped[list | None] = mapped_column(JSON)
     # Set when the receptionist handed the call to a human: {reason, transfer_to, ...}.
     handoff: Mapped[dict | None] = mapped_column(JSON)
     # The live conversation's owner: the relay session that may write `conversation`, `lead`,

@@ -38,6 +38,7 @@ from receptionist.notify.text_back import send_text_back
 from receptionist.postcall.audio import BadRecording, RecordingAudio, download_limit
 from receptionist.postcall.claims import Claim, claim_recording
 from receptionist.postcall.summary import Summarizer
+from receptionist.postcall.transcript import CallLog
 from receptionist.postcall.transcription import Transcriber, vocabulary_prompt
 from receptionist.privacy.erasure import is_erased
 from receptionist.privacy.retention import call_tags
@@ -82,6 +83,10 @@ class PipelineContext:
     alerts: OwnerAlerts
     summarizer: Summarizer
     close: Callable[[], None]  # closes what holds connections (set by whoever built it)
+    # The benchmark's baseline only (`bench/post_call.py --baseline`): Whisper transcribes the
+    # receptionist's channel too, as before its lines were taken from the call's log. Never set
+    # by the product.
+    whisper_every_channel: bool = False
 
 
 @dataclass
@@ -132,6 +137,8 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
         already_transcribed = recording.transcript_key is not None and call.transcript is not None
         prompt = vocabulary_prompt(account.name, account.business)
         call_id, call_sid, recorded_at = call.id, call.call_sid, recording.created_at
+        # What the product itself said on the call (and what the relay heard the caller say).
+        spoken = None if ctx.whisper_every_channel else CallLog.of(call.conversation, call.said, call.handoff)
         duration_s = recording.duration_s
 
     if not already_transcribed:
@@ -146,7 +153,7 @@ def process_recording(ctx: PipelineContext, recording_sid: str, times: StageTime
             try:
                 audio = RecordingAudio(audio_path)
                 segments = [s.as_dict() for s in ctx.transcriber.transcribe_call(
-                    _timed(audio.windows(), times, "decode"), prompt)]
+                    _timed(audio.windows(), times, "decode"), prompt, log=spoken)]
             except BadRecording as exc:
                 raise UnusableRecording(str(exc)) from exc
             times.seconds["transcribe"] = time.perf_counter() - started - sum(

@@ -18,12 +18,14 @@ from receptionist.calls.lead import (
     Lead,
     answered_name,
     caller_text,
+    confirmed_read_backs,
     extract_address,
     extract_name,
     extract_phone,
     extract_reason,
     extract_urgency,
     merge_leads,
+    read_back_choice,
     to_e164,
     turns_in_order,
 )
@@ -56,8 +58,32 @@ def extract_summary(*, caller_id: str, conversation: list[dict] | None, transcri
         reason=reason,
         urgency=urgency,
     )
-    lead = merge_leads(live_lead, extracted)
+    lead = confirmed_values(merge_leads(live_lead, extracted), conversation=conversation, transcript=transcript,
+                            live_lead=live_lead, caller_id=caller_id, default_country=default_country)
     return CallSummary(summary=describe(lead, spoke=bool(text), templates=templates), lead=lead)
+
+
+def confirmed_values(lead: Lead, *, conversation: list[dict] | None, transcript: list[dict] | None,
+                     live_lead: dict | None, caller_id: str, default_country: str = "1") -> Lead:
+    """The lead with its name and callback number taken from what the caller confirmed on a
+    read-back, where the live hearing (the relay's turns) and Whisper's (the recording's
+    transcript) disagree and one of them was read back (`calls.lead.read_back_choice`)."""
+    timeline = sorted(transcript or [], key=lambda s: s.get("start") or 0)
+    lines = confirmed_read_backs(conversation, timeline)
+    if not lines:
+        return lead
+    live = caller_text(conversation, None)
+    heard = caller_text(None, transcript)
+    live_lead = live_lead or {}
+    candidates = {
+        "callback_number": [live_lead.get("callback_number"), extract_phone(live, default_country, caller_id),
+                            extract_phone(heard, default_country, caller_id), lead.callback_number],
+        "name": [live_lead.get("name"), extract_name(live) or answered_name(list(conversation or [])),
+                 extract_name(heard) or answered_name(timeline), lead.name],
+    }
+    chosen = {field: read_back_choice(field, values, lines) for field, values in candidates.items()}
+    chosen = {field: value for field, value in chosen.items() if value and value != getattr(lead, field)}
+    return lead.model_copy(update=chosen) if chosen else lead
 
 
 def describe(lead: Lead, spoke: bool, templates: Templates | None = None) -> str:
@@ -125,7 +151,9 @@ class LlmSummarizer:
                 problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:500]
                 log.warning("summary attempt %d invalid: %s", attempt, problem)
                 continue
-            return CallSummary(summary=result.summary, lead=merge_leads(live_lead, result.lead))
+            return CallSummary(summary=result.summary, lead=confirmed_values(
+                merge_leads(live_lead, result.lead), conversation=conversation, transcript=transcript,
+                live_lead=live_lead, caller_id=caller_id))
         raise InvalidSummary(problem or "no valid answer")
 
 

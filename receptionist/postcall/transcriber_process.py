@@ -163,11 +163,16 @@ class TranscriberProcess:
     def transcribe_window(self, window: AudioWindow, prompt: str = "", **options) -> list[Segment]:
         return self._call("transcribe_window", window, prompt, **options)
 
-    def transcribe_call(self, windows: Iterable[AudioWindow], prompt: str = "", **options) -> list[Segment]:
-        """As `Transcriber.transcribe_call`: one window crosses to the process at a time."""
+    def transcribe_call(self, windows: Iterable[AudioWindow], prompt: str = "", log=None) -> list[Segment]:
+        """As `Transcriber.transcribe_call`: the alignment with the call's log runs here, Whisper
+        there, one window (or one clip of a channel) crossing to the process at a time."""
+        if log is not None:
+            from receptionist.postcall.transcript import transcribe_with_log
+
+            return transcribe_with_log(self, windows, prompt, log)
         merged: list[Segment] = []
         for window in windows:
-            merged.extend(self.transcribe_window(window, prompt, **options))
+            merged.extend(self.transcribe_window(window, prompt))
         merged.sort(key=lambda s: (s.start, s.end))
         return merged
 

@@ -20,9 +20,12 @@ class Segment:
     start: float
     end: float
     text: str
+    # On a caller segment: what the relay's live speech-to-text heard of the same utterance, where
+    # it differs from Whisper's words (postcall.transcript).
+    live_text: str | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def vocabulary_prompt(business_name: str, business: dict | None) -> str:
@@ -99,9 +102,17 @@ class Transcriber:
             utterances.extend(split_at_pauses(segment.words or [], self.pause_s))
         return utterances
 
-    def transcribe_call(self, windows: Iterable[AudioWindow], prompt: str = "") -> list[Segment]:
+    def transcribe_call(self, windows: Iterable[AudioWindow], prompt: str = "", log=None) -> list[Segment]:
         """Every channel of every window (`postcall.audio.RecordingAudio.windows()`), in time order.
-        One window is in memory at a time, whatever the length of the call."""
+        One window is in memory at a time, whatever the length of the call.
+
+        With the call's `log` (`postcall.transcript.CallLog`) the receptionist's side comes from
+        its own words and Whisper hears only what they do not explain; without it (the benchmark's
+        baseline, `bench/post_call.py --baseline`) Whisper transcribes every channel."""
+        if log is not None:
+            from receptionist.postcall.transcript import transcribe_with_log
+
+            return transcribe_with_log(self, windows, prompt, log)
         merged: list[Segment] = []
         for window in windows:
             merged.extend(self.transcribe_window(window, prompt))

@@ -39,7 +39,7 @@ from receptionist.storage.objects import ObjectStore, ObjectVersion, call_prefix
 
 log = logging.getLogger(__name__)
 
-ERASED_FIELDS = ["transcript", "summary", "lead", "conversation", "handoff", "from_number", "to_number"]
+ERASED_FIELDS = ["transcript", "summary", "lead", "conversation", "said", "handoff", "from_number", "to_number"]
 
 
 @dataclass

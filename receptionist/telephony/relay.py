@@ -44,6 +44,7 @@ from receptionist.agent.receptionist import VoiceClosed
 from receptionist.agent.session import open_session
 from receptionist.calls import outcome
 from receptionist.calls.conversations import Claim, LiveCall, new_session_id
+from receptionist.calls.said import note_said
 from receptionist.telephony import twiml
 from receptionist.telephony.relay_token import InvalidRelayToken, RelayPass
 from receptionist.telephony.webhooks import signed_form
@@ -347,12 +348,22 @@ def relay_action(request: Request, form: dict[str, str] = Depends(signed_form),
         if dial_status is not None and dial_status in ("completed", "answered"):
             return _xml(twiml.hang_up(voice))  # the person took the call; it is over
         if handoff is not None and account.transfer_number:
-            return _xml(twiml.transfer(say=lines("transferring", business_name=account.business_name), voice=voice,
+            say = lines("transferring", business_name=account.business_name)
+            _said(svc, call_sid, [("transfer", say)])
+            return _xml(twiml.transfer(say=say, voice=voice,
                                        number=account.transfer_number, caller_id=account.business_number,
                                        action_url=f"{svc.settings.public_url}/twilio/relay/action"))
         log.info("call %s: %s; taking a message", call_sid,
                  "nobody answered the transfer" if dial_status else "no transfer number" if handoff else
                  f"relay session failed again ({form.get('ErrorCode') or 'no code'})")
-        return _xml(twiml.take_message(say=lines("take_message", business_name=account.business_name),
-                                       goodbye=lines("message_goodbye"), voice=voice))
+        say, goodbye = lines("take_message", business_name=account.business_name), lines("message_goodbye")
+        _said(svc, call_sid, [("take_message", say), ("message_goodbye", goodbye)])
+        return _xml(twiml.take_message(say=say, goodbye=goodbye, voice=voice))
     return _xml(twiml.hang_up(voice, (handoff or {}).get("say") or None))
+
+
+def _said(svc: AppServices, call_sid: str, lines: list[tuple[str, str]]) -> None:
+    """Keep the `<Say>` lines the answer speaks, for the transcript (`calls.said`). (The farewell of
+    a hang-up is in the conversation already: the receptionist recorded it when it ended the call.)"""
+    with svc.db.session() as session:
+        note_said(session, call_sid, lines)

@@ -139,9 +139,25 @@ def test_call_page_shows_transcript_lead_recording_and_privacy(team):
         assert httpx.get(recording.headers["location"]).content == b"RIFF-dashboard-audio"
     events = audit_actions(service, sid)
     reads = [(action, detail["via"]) for actor, action, detail in events if actor.endswith("owner@acme.example")]
+    assert "Heard live" not in html  # the two hearings agreed
     # Opening the call marks it read for the team, once; every read of the transcript is recorded.
     assert reads == [("transcript.read", "dashboard"), ("call.marked-read", "dashboard"),
                      ("transcript.read", "dashboard"), ("recording.read", "dashboard")]
+
+
+def test_call_page_shows_both_hearings_where_they_disagree_and_staff(team):
+    service = team.service
+    transcript = [TRANSCRIPT[0],
+                  {**TRANSCRIPT[1], "text": "My water heater is leaking in the masonry.",
+                   "live_text": "my water heater is leaking in the basement"},
+                  {"speaker": "staff", "start": 9.0, "end": 11.0, "text": "Hi, this is Jordan from the office."}]
+    sid = make_call(service, NUMBER_A, "+15550140003", started_at=WHEN, transcript=transcript)
+    with team.signed_in("owner") as http:
+        html = http.get(f"/calls/{sid}").text
+    assert html.index("leaking in the masonry.") < html.index("Heard live:") < html.index(
+        "my water heater is leaking in the basement") < html.index("Jordan from the office")
+    assert html.count("Heard live:") == 1
+    assert '<li class="turn staff">' in html and "Staff" in html
 
 
 def test_training_status_follows_the_account_and_the_call(pg_team):

@@ -89,3 +89,51 @@ def test_an_appointment_captured_live_keeps_every_field():
                             "notes": "back door"}}
     lead = merge_leads(live, Lead(reason="leak")).model_dump(exclude_none=True)
     assert lead["appointment"] == live["appointment"]
+
+
+# --- where the live hearing and Whisper's disagree: the read-back decides --------------------------------
+
+READ_BACK = "Let me read the number back. Five five five, two one four, eight eight three zero. Is that right?"
+
+
+def _read_back_call(answer: str) -> tuple[list[dict], list[dict]]:
+    """A call whose number the relay heard right and Whisper wrong (or the other way round)."""
+    conversation = [
+        {"speaker": "receptionist", "text": "What is the best number to call you back on?"},
+        {"speaker": "caller", "text": "my name is dana whitaker you can reach me at 555 214 8830"},
+        {"speaker": "receptionist", "text": READ_BACK},
+        {"speaker": "caller", "text": answer},
+    ]
+    transcript = [
+        {"speaker": "receptionist", "start": 0.5, "end": 3.0, "text": conversation[0]["text"]},
+        {"speaker": "caller", "start": 3.5, "end": 8.0, "text": "My name is Dana Whittaker. You can reach me at 555-214-8870.",
+         "live_text": conversation[1]["text"]},
+        {"speaker": "receptionist", "start": 8.5, "end": 14.0, "text": READ_BACK},
+        {"speaker": "caller", "start": 14.5, "end": 15.5, "text": answer},
+    ]
+    return conversation, transcript
+
+
+def test_the_number_the_caller_confirmed_on_the_read_back_wins():
+    conversation, transcript = _read_back_call("Yes, that's right.")
+    lead = extract_summary(caller_id=CALLER_ID, conversation=conversation, transcript=transcript, live_lead=None,
+                           service_areas=[]).lead
+    assert lead.callback_number == "+15552148830"  # the relay's hearing, read back and confirmed
+
+
+def test_without_a_confirmed_read_back_the_rules_stand():
+    for answer in ("No, it's eight eight seven zero at the end.", "Hmm, hold on."):
+        conversation, transcript = _read_back_call(answer)
+        lead = extract_summary(caller_id=CALLER_ID, conversation=conversation, transcript=transcript,
+                               live_lead=None, service_areas=[]).lead
+        assert lead.callback_number == "+15552148870", answer  # the last number stated (Whisper's), as before
+
+
+def test_a_confirmed_name_read_back_beats_a_live_capture_heard_otherwise():
+    conversation, transcript = _read_back_call("Yes.")
+    conversation[2] = {"speaker": "receptionist", "text": "So that's Dana Whittaker, at 555 214 8870, correct?"}
+    transcript[2] = {**transcript[2], "text": conversation[2]["text"]}
+    lead = extract_summary(caller_id=CALLER_ID, conversation=conversation, transcript=transcript,
+                           live_lead={"name": "Dana Whitaker", "callback_number": "+15552148830"},
+                           service_areas=[]).lead
+    assert lead.name == "Dana Whittaker" and lead.callback_number == "+15552148870"

@@ -70,6 +70,13 @@ class Service:
                                  for speaker, text_ in turns]
             call.relay_attempt = max(call.relay_attempt or 0, 1)  # a relay session claimed the call to store them
 
+    def said(self, call_sid: str) -> list[dict]:
+        """The `<Say>` lines the call's TwiML spoke after the relay (`calls.said`), as stored."""
+        from receptionist.core.models import Call
+
+        with self.app.state.services.db.session() as session:
+            return list(session.scalar(select(Call.said).where(Call.call_sid == call_sid)) or [])
+
     def count(self, table: str) -> int:
         db = self.app.state.services.db
         with db.engine.connect() as conn:

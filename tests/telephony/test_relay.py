@@ -264,11 +264,17 @@ def test_transfer_ends_the_relay_and_the_action_dials_the_transfer_number(llm_se
     dial = after.verbs[1]
     assert dial.number == TRANSFER_NUMBER and dial.caller_id == BUSINESS_NUMBER
     assert dial.action == "https://receptionist.example.com/twilio/relay/action"
+    # What the <Say> announced is kept for the transcript: the person speaks after it.
+    assert [(s["kind"], s["text"]) for s in service.said(call.call_sid)] == [("transfer", after.verbs[0].text)]
 
     # The <Dial> reports back to the same URL: nobody answered → the caller leaves a message.
     missed = action(service, call, DialCallStatus="no-answer", DialCallSid="CA" + "9" * 32)
     assert [child.tag for child in missed] == ["Say", "Pause", "Say", "Hangup"]
     assert "leave your name" in missed[0].text
+    assert [(s["kind"], s["text"]) for s in service.said(call.call_sid)] == [
+        ("transfer", after.verbs[0].text), ("take_message", missed[0].text), ("message_goodbye", missed[2].text)]
+    again = action(service, call, DialCallStatus="no-answer", DialCallSid="CA" + "9" * 32)  # Twilio retrying
+    assert len(again) == 4 and len(service.said(call.call_sid)) == 3  # not kept twice
     answered = action(service, call, DialCallStatus="completed", DialCallSid="CA" + "9" * 32)
     assert [child.tag for child in answered] == ["Hangup"]
 

@@ -2,14 +2,14 @@
 erasure's deletions outside the database still pending, for the reconciler
 
 Revision ID: 0015_abandoned_runs
-Revises: 0013_screening
+Revises: 0014_spoken_words
 """
 import sqlalchemy as sa
 from alembic import op
 
 
 revision = "0015_abandoned_runs"
-down_revision = "0013_screening"
+down_revision = "0014_spoken_words"
 branch_labels = None
 depends_on = None
 
