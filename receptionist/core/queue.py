@@ -8,12 +8,14 @@ enqueue fails (`QueueUnavailable`) logs it and carries on.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 PROCESS_RECORDING = "workers.jobs.process_recording"
 CALL_ENDED = "workers.jobs.call_ended"
@@ -25,6 +27,8 @@ FINISH_ERASURE = "workers.jobs.finish_erasure"
 # After a step's own retry window closes (an outage longer than minutes) the whole job comes back
 # later, and again, before it is given up as failed.
 JOB_RETRY = Retry(max=8, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600])
+# A live RQ scheduler queues a due job within about a second; one due longer than this has none.
+OVERDUE_GRACE_S = 30.0
 
 
 def recording_job_id(recording_sid: str) -> str:
@@ -113,6 +117,30 @@ class JobQueue:
         # A finished job does not count: every job is idempotent, and what it already did it skips
         # (a new recording of an erased call, say, needs the erasure job to run again).
         return job.get_status(refresh=False) in ("queued", "started", "deferred", "scheduled")
+
+    def release_overdue(self, grace_s: float = OVERDUE_GRACE_S) -> int:
+        """Queue the retries and timed jobs that came due more than `grace_s` ago; how many.
+
+        RQ's scheduler, which queues them when due, is a process of one worker. When that worker
+        is killed, another takes the scheduler over only at its next maintenance (every ten
+        minutes, later still while it waits idle for a job), and until then every retry waits.
+        Each job is queued once: of two workers releasing it, only the one whose removal from the
+        registry took effect queues it. Raises `QueueUnavailable` when Redis is away."""
+        try:
+            registry = ScheduledJobRegistry(queue=self.queue)
+            released = 0
+            for job_id in self.redis.zrangebyscore(registry.key, 0, time.time() - grace_s):
+                if not self.redis.zrem(registry.key, job_id):
+                    continue  # the scheduler, or another worker, queued it just now
+                try:
+                    job = Job.fetch(job_id.decode() if isinstance(job_id, bytes) else job_id, connection=self.redis)
+                except Exception:  # its hash expired: the reconciler queues what the database still owes
+                    continue
+                self.queue.enqueue_job(job)
+                released += 1
+            return released
+        except RedisError as exc:
+            raise QueueUnavailable(f"could not release overdue jobs: {type(exc).__name__}: {exc}") from exc
 
     def ping(self) -> None:
         self.redis.ping()

@@ -4,7 +4,8 @@ The database, not Redis, remembers what is owed: a recording row that is queued 
 worker's claim has lapsed), a call owed its missed-call job or its alert (`Call.followup`). A
 webhook that committed its row while Redis was down, or a Redis restarted without persistence,
 leaves work no job stands for; so does an erasure whose deletions outside the database (S3
-versions, Twilio's copies) were not confirmed done. A call whose recording was waited for and never reported (neither
+versions, Twilio's copies) were not confirmed done, and a retry left waiting past its time because
+the worker whose process ran RQ's scheduler was killed. A call whose recording was waited for and never reported (neither
 `completed` nor `absent` by `Call.recording_due_at`) is decided here without it, so the wait
 survives restarts and the owner is still alerted. Every worker runs this at start and on a schedule
 (`RECEPTIONIST_RECONCILE_INTERVAL_S`). It is safe to run anywhere at any time: jobs have
@@ -39,6 +40,7 @@ class Reconciled:
     outcomes_overdue: int = 0  # calls decided without the recording they waited for
     erasures_owed: int = 0  # erased calls with deletions outside the database not known done
     erasures_queued: int = 0
+    overdue_released: int = 0  # retries and timed jobs past due that no scheduler had queued
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -70,8 +72,9 @@ def reconcile(db: Database, queue: JobQueue, *, limit: int = 1000) -> Reconciled
         enqueue = queue.enqueue_call_ended if kind == FOLLOWUP_CALL_ENDED else queue.enqueue_alert_without_recording
         queued_calls += bool(enqueue(call_sid))
     queued_erasures = sum(1 for sid in erasures if queue.enqueue_finish_erasure(sid))
+    released = queue.release_overdue()
     return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls, decided, len(erasures),
-                      queued_erasures)
+                      queued_erasures, released)
 
 
 def decide_overdue(db: Database, now, *, limit: int = 1000) -> int:

@@ -41,11 +41,12 @@ class OutOfMemoryKiller:
         self.process = process
         self.killed: list[int] = []
 
-    def transcribe_window(self, window, prompt: str = "", **options):
+    def request(self, method: str, *args, **kwargs):
+        """Every request the worker makes of the process: killed while it answers."""
         self.process.ensure_running()
         self.killed.append(self.process.pid)
         threading.Timer(0.05, os.kill, (self.process.pid, signal.SIGKILL)).start()
-        return TranscriberProcess.transcribe_window(self.process, window, prompt, **options)
+        return TranscriberProcess._call(self.process, method, *args, **kwargs)
 
 
 def retry_now(ctx) -> None:
@@ -94,7 +95,7 @@ def test_a_recording_that_kills_its_transcriber_n_times_is_given_up(poison_world
     try:
         poison = play_call(service, twilio_api, call_audio.path.read_bytes())
         killer = OutOfMemoryKiller(process)
-        monkeypatch.setattr(process, "transcribe_window", killer.transcribe_window)
+        monkeypatch.setattr(process, "_call", killer.request)
         for n in range(3):  # each run: its transcription process killed mid-work, the worker lives on
             retry_now(ctx)
             run_burst(ctx)

@@ -168,3 +168,52 @@ def test_an_erasure_whose_job_redis_lost_is_finished(world, twilio_api, smtp, ca
         assert reconcile(ctx.db, jobs).erasures_owed == 0
     finally:
         back.stop()
+
+
+def test_a_retry_whose_scheduler_died_with_its_worker_is_queued(world, twilio_api, smtp, call_audio):
+    """RQ's scheduler runs in one worker's process: killed with it, the retries it would have
+    queued wait until another worker's maintenance takes it over (minutes). The reconciler queues
+    a retry overdue by more than a few seconds, once, whoever else reconciles at the same time."""
+    from datetime import datetime, timezone
+
+    from rq.job import Job, JobStatus
+    from rq.registry import ScheduledJobRegistry
+
+    service, ctx, account_id = world
+    call = play_call(service, twilio_api, call_audio.path.read_bytes())
+    queue = Queue(ctx.settings.queue_name, connection=ctx.queue.redis)
+    job = Job.fetch(queue.job_ids[0], connection=ctx.queue.redis)
+    queue.remove(job)  # its first run failed; RQ scheduled the retry two minutes ago, and no scheduler is left
+    ScheduledJobRegistry(queue=queue).schedule(job, datetime.now(timezone.utc) - timedelta(minutes=2))
+    job.set_status(JobStatus.SCHEDULED)
+    assert queue.count == 0
+
+    jobs = JobQueue(ctx.queue.redis, ctx.settings.queue_name, ctx.settings.job_timeout_s)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(reconcile(ctx.db, jobs))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.overdue_released for r in results) == 1 and sum(r.recordings_queued for r in results) == 0
+    assert queue.count == 1
+    run_burst(ctx)
+    assert_each_processed_once(service, ctx, smtp, account_id, [call], [])
+
+
+def test_a_retry_not_yet_due_is_left_to_the_scheduler(world, twilio_api, call_audio):
+    from datetime import datetime, timezone
+
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    service, ctx, _account_id = world
+    play_call(service, twilio_api, call_audio.path.read_bytes())
+    queue = Queue(ctx.settings.queue_name, connection=ctx.queue.redis)
+    job = Job.fetch(queue.job_ids[0], connection=ctx.queue.redis)
+    queue.remove(job)
+    registry = ScheduledJobRegistry(queue=queue)
+    registry.schedule(job, datetime.now(timezone.utc) - timedelta(seconds=5))  # due, a live scheduler is on it
+    jobs = JobQueue(ctx.queue.redis, ctx.settings.queue_name, ctx.settings.job_timeout_s)
+    assert reconcile(ctx.db, jobs).overdue_released == 0
+    assert queue.count == 0 and job.id in registry.get_job_ids()
