@@ -6,7 +6,10 @@ Two sets, shared by `bench/transcribe.py`, `bench/models.py` and `tests/postcall
   human speech from public repositories at 8 kHz mu-law, as mono clips and two-channel calls (caller on
   the first channel), with reference transcripts and their sources in its `manifest.json` (today all from
   cmusphinx/pocketsphinx at commit 511126b4: a LibriVox reading of *Sense and Sensibility* and a speaker
-  naming playing cards). The caller's side of every clip and call is scored.
+  naming playing cards). Beside it, `bench/data/realspeech-pypi/`: two more clips ("go forward ten
+  meters", "feels like these days go on forever") from the pocketsphinx 5.1.1 source distribution on
+  PyPI, their sources in its manifest (`bench/realspeech_pypi.py` rebuilds it). The caller's side of
+  every clip and call is scored.
 - **Business names**: calls synthesized with espeak-ng (`sandbox.speech`) in which the caller names an
   unusual business, its service and its town: what the vocabulary prompt is for.
 
@@ -33,6 +36,7 @@ from sandbox.speech import synthesize_call
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REALSPEECH_DIR = REPO.parent / "shared" / "data" / "realspeech-dev"
+PYPI_REALSPEECH_DIR = REPO / "bench" / "data" / "realspeech-pypi"
 
 # The real speech is heard as a call to the benchmark's business: its vocabulary is in the prompt
 # while the caller says something else, as on most real calls.
@@ -65,12 +69,16 @@ def realspeech_dir() -> Path:
 
 
 def real_speech() -> list[Sample]:
-    """Every clip and every call of the real-speech set (caller side), as its manifest lists them."""
-    root = realspeech_dir()
+    """Every clip and every call of the real-speech sets (caller side), as their manifests list them: the
+    shared realspeech-dev and this repository's realspeech-pypi (`bench/realspeech_pypi.py`)."""
+    return _manifest_samples(realspeech_dir()) + _manifest_samples(PYPI_REALSPEECH_DIR)
+
+
+def _manifest_samples(root: Path) -> list[Sample]:
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise FileNotFoundError(
-            f"the real-speech set is missing: no {manifest_path} (it lives in ../shared/data/realspeech-dev beside the "
+            f"the real-speech set is missing: no {manifest_path} (realspeech-dev lives in ../shared/data beside the "
             "repository; set RECEPTIONIST_REALSPEECH_DIR to its folder)")
     manifest = json.loads(manifest_path.read_text())
     samples = [Sample(clip["id"], root / clip["file"], clip["reference_normalized"], REAL_SPEECH_PROMPT)
