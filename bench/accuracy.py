@@ -53,6 +53,30 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
     return jiwer.wer([normalize(r) for r in references], [normalize(h) for h in hypotheses])
 
 
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+         "seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _number_words(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    rest = n % 100
+    return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + _number_words(rest))
+
+
+def spell_numbers(text: str) -> str:
+    """Whole numbers below 1000 written as words ("10 of clubs" → "ten of clubs"), for a second figure that
+    does not count Whisper's choice of digits as an error (as Whisper's own English normaliser does not)."""
+    return re.sub(r"\b\d{1,3}\b", lambda m: _number_words(int(m.group())), normalize(text))
+
+
+def wer_numbers_spelled(references: list[str], hypotheses: list[str]) -> float:
+    return jiwer.wer([spell_numbers(r) for r in references], [spell_numbers(h) for h in hypotheses])
+
+
 @dataclass(frozen=True)
 class Sample:
     """One recording whose caller side is scored."""
@@ -142,6 +166,7 @@ def bare_caller_text(model, sample: Sample) -> str:
 @dataclass(frozen=True)
 class Score:
     wer: float
+    wer_numbers_spelled: float  # the same, with numbers written as words on both sides
     words: int
     names_heard: int  # business names found in the transcript (synthetic calls)
     hypotheses: tuple[str, ...]
@@ -150,5 +175,6 @@ class Score:
 def score(samples: list[Sample], transcribe: Callable[[Sample], str]) -> Score:
     hypotheses = [transcribe(sample) for sample in samples]
     names = sum(1 for s, h in zip(samples, hypotheses) if s.business_name and normalize(s.business_name) in normalize(h))
-    return Score(wer([s.reference for s in samples], hypotheses), sum(len(normalize(s.reference).split()) for s in samples),
+    references = [s.reference for s in samples]
+    return Score(wer(references, hypotheses), wer_numbers_spelled(references, hypotheses), sum(len(normalize(s.reference).split()) for s in samples),
                  names, tuple(hypotheses))

