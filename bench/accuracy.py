@@ -31,7 +31,7 @@ import numpy as np
 
 from bench.common import ACCOUNT
 from receptionist.postcall.audio import RecordingAudio
-from receptionist.postcall.transcription import Transcriber, vocabulary_prompt
+from receptionist.postcall.transcription import Transcriber, split_at_pauses, vocabulary_prompt
 from sandbox.speech import synthesize_call
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,6 +155,15 @@ def pipeline_caller_text(transcriber: Transcriber, sample: Sample, prompt: bool 
     """The caller's words as the worker transcribes the recording (`Transcriber.transcribe_call`)."""
     segments = transcriber.transcribe_call(RecordingAudio(sample.path).windows(), sample.prompt if prompt else "")
     return " ".join(s.text for s in segments if s.speaker == "caller")
+
+
+def sequential_caller_text(model, sample: Sample, beam_size: int, prompt: bool = True) -> str:
+    """The caller's words as the product transcribed them before the batched pipeline (issue 14): the
+    sequential `WhisperModel.transcribe` with VAD, word times cut at pauses."""
+    segments, _info = model.transcribe(caller_samples(sample.path), language="en", beam_size=beam_size,
+                                       initial_prompt=(sample.prompt if prompt else "") or None, vad_filter=True,
+                                       condition_on_previous_text=False, word_timestamps=True)
+    return " ".join(u[2] for segment in segments for u in split_at_pauses(segment.words or []))
 
 
 def bare_caller_text(model, sample: Sample) -> str:

@@ -34,7 +34,7 @@ from rq.job import Job
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.accuracy import (bare_caller_text, business_calls, pipeline_caller_text, real_speech,  # noqa: E402
-                            realspeech_dir, score)
+                            realspeech_dir, score, sequential_caller_text)
 from bench.common import Stack, median, peak_rss_mib, rss_mib  # noqa: E402
 from receptionist.core.queue import recording_job_id  # noqa: E402
 from receptionist.postcall.transcription import vocabulary_prompt  # noqa: E402
@@ -163,6 +163,14 @@ def main() -> None:
         batched_s = median(runs[f"batched beam {beam}"])
         print(f"  ratio batched/sequential: {batched_s / median(runs['sequential beam 1']):.3f} against beam 1 "
               f"(the old product), {batched_s / median(runs[f'sequential beam {beam}']):.3f} at the same beam")
+        real, synthetic = real_speech(), business_calls(Path(tmp))
+        print("  the same decodings' accuracy (caller WER on real speech; business names heard on synthetic calls):")
+        for label, transcribe in (
+                ("sequential beam 1", lambda s: sequential_caller_text(model, s, 1)),
+                (f"sequential beam {beam}", lambda s: sequential_caller_text(model, s, beam)),
+                (f"batched beam {beam}", lambda s: pipeline_caller_text(ctx.transcriber, s))):
+            print(f"  {label:20s} real WER {score(real, transcribe).wer:.3f}   names heard "
+                  f"{score(synthetic, transcribe).names_heard}/{len(synthetic)}")
 
         print()
         print_accuracy(ctx.transcriber, Path(tmp))
