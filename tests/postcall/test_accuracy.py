@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.accuracy import bare_caller_text, business_calls, pipeline_caller_text, real_speech, score
+from receptionist.postcall.transcription import vocabulary_prompt
 
 
 def test_on_real_speech_the_pipeline_is_as_accurate_as_bare_faster_whisper(transcriber):
@@ -41,3 +42,12 @@ def test_a_missing_real_speech_set_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("RECEPTIONIST_REALSPEECH_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="real-speech set is missing"):
         real_speech()
+
+
+def test_the_vocabulary_prompt_is_one_sentence_of_what_the_business_has():
+    business = {"services": ["water heater repair", "drain cleaning"], "service_areas": ["Springfield", "Oak Park"]}
+    assert vocabulary_prompt("Acme Plumbing", business) == (
+        "A phone call to Acme Plumbing about water heater repair, drain cleaning in Springfield, Oak Park.")
+    assert vocabulary_prompt("Acme Plumbing", None) == "A phone call to Acme Plumbing."
+    assert vocabulary_prompt("", {"service_areas": ["Oak Park"], "services": [" "]}) == "A phone call in Oak Park."
+    assert vocabulary_prompt("", {}) == ""
