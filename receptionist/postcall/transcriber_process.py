@@ -64,7 +64,7 @@ def describe_exit(exitcode: int | None) -> str:
 class TranscriberProcess:
     """`Transcriber`'s interface, served by a child process that holds the model."""
 
-    def __init__(self, model_path: str, compute_type: str = "int8", beam_size: int = 1, cpu_threads: int = 0,
+    def __init__(self, model_path: str, compute_type: str = "int8", beam_size: int = 5, cpu_threads: int = 0,
                  pause_s: float = PAUSE_S, *, start_timeout_s: float = 300.0):
         self._args = (model_path, compute_type, beam_size, cpu_threads, pause_s)
         self.beam_size = beam_size
