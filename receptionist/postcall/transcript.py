@@ -29,6 +29,9 @@ CLIP_PAD_S = 0.3
 # A caller segment belongs to a live turn when its middle lies between the receptionist lines the
 # turn came between, give or take this much.
 TURN_SLACK_S = 0.5
+# A live turn Whisper heard nothing of is placed after the line before it, lasting about this long.
+SECONDS_PER_WORD = 0.4
+MIN_LIVE_S = 1.0
 # The `<Say>` kinds the call's TwiML speaks after the relay (telephony.relay, calls.said).
 TRANSFER = "transfer"
 
@@ -181,7 +184,8 @@ def _normal(text: str) -> str:
 def with_live_text(caller: list[Segment], turns: Sequence[CallerTurn], placed: Sequence[Placed], *,
                    until: float | None = None) -> list[Segment]:
     """The caller's segments, those of one live turn (what the caller said between two receptionist
-    lines) joined into one segment, with the live transcription beside it where the two disagree.
+    lines) joined into one segment, with the live transcription beside it where the two disagree,
+    and standing in for Whisper's where Whisper heard nothing of the turn.
 
     Nothing after `until` (the transfer: the relay heard nothing from there on) belongs to a live
     turn, and with no receptionist line placed at all nothing says where a turn was: then the
@@ -215,6 +219,12 @@ def with_live_text(caller: list[Segment], turns: Sequence[CallerTurn], placed: S
             members.append(segment)
             position += 1
         if not members:
+            # Whisper heard nothing where the relay heard the caller (a short name on a noisy line,
+            # say): the live hearing stands in, between the lines it came between, so the record
+            # keeps what the caller said. Its `live_text` says whose hearing it is.
+            if low != float("-inf"):
+                spoken = max(MIN_LIVE_S, SECONDS_PER_WORD * len(live.split()))
+                out.append(Segment(CALLER, round(low, 2), round(min(high, low + spoken), 2), live, live_text=live))
             continue
         text = " ".join(s.text for s in members)
         out.append(Segment(CALLER, members[0].start, members[-1].end, text,

@@ -101,7 +101,10 @@ def test_the_live_transcription_is_kept_beside_whispers_where_they_disagree(tran
     first, second = callers
     assert "water heater" in first["text"].lower()
     assert "live_text" not in first or first["live_text"] == live_leak
-    assert second["live_text"] == live_name and second["text"] != live_name, second
+    # Whisper hears the short name otherwise, or not at all (tiny.en, espeak): the live hearing
+    # is kept either way, and stands in for a turn Whisper heard nothing of.
+    assert second["live_text"] == live_name, second
+    assert second["start"] >= audio.turns[2].end_s - TOLERANCE_S
     assert abs(first["start"] - audio.turns[1].start_s) <= TOLERANCE_S
 
 
@@ -122,3 +125,16 @@ def test_live_turns_join_only_the_caller_segments_between_their_lines():
     assert (joined[0].start, joined[0].end) == (5.0, 7.5)
     # No receptionist line placed (nothing on the second channel): nothing says where a turn was.
     assert with_live_text(heard, turns, []) == heard
+
+
+def test_a_live_turn_whisper_heard_nothing_of_stands_in_for_it():
+    from receptionist.postcall.alignment import Placed
+    from receptionist.postcall.transcript import CallerTurn, with_live_text
+    from receptionist.postcall.transcription import Segment
+
+    heard = [Segment(CALLER, 5.0, 7.5, "My sink is blocked.")]  # Whisper missed the name
+    turns = [CallerTurn("my sink is blocked", 1), CallerTurn("Sam Ortiz", 2)]
+    placed = [Placed(0, 0.5, 4.5), Placed(1, 8.0, 11.0), Placed(2, 16.0, 18.0)]
+    joined = with_live_text(heard, turns, placed)
+    assert [(s.text, s.live_text) for s in joined] == [("My sink is blocked.", None), ("Sam Ortiz", "Sam Ortiz")]
+    assert 11.0 <= joined[1].start < joined[1].end <= 16.0  # between the lines it came between
