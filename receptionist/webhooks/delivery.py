@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,8 +100,13 @@ class WebhookSender:
             return self._record(delivery_id, attempt, Response(None, str(exc), None, 0, True), now)
         except AddressRefused as exc:
             return self._record(delivery_id, attempt, Response(None, f"refused: {exc}", None, 0, False), now)
-        headers = signing.headers(secrets, message_id, int(now.timestamp()), body)
-        response = self.transport.post(target, target.addresses[0], headers, body)
+        # The signature's timestamp is the wall clock's (receivers check it against theirs); `clock`
+        # schedules the retries.
+        headers = signing.headers(secrets, message_id, int(time.time()), body)
+        for address in target.addresses:  # each one checked; the next only when this one did not connect
+            response = self.transport.post(target, address, headers, body)
+            if not (response.error or "").startswith("connection"):
+                break
         return self._record(delivery_id, attempt, response, self.clock())
 
     def _claim(self, delivery_id: int):
@@ -155,14 +161,17 @@ class WebhookSender:
                 row.status, row.delivered_at, row.next_attempt_at = "delivered", now, None
                 endpoint.failing_since = None
                 return Sent("delivered", attempt)
-            disabled = self._note_failure(session, endpoint, now)
+            disabled = self._note_failure(session, endpoint, row, now)
             if disabled is None and retried:
                 wait = self.policy.delay_s(attempt, self.rng)
                 asked = retry_after_s(response.retry_after, now)
                 if asked is not None:
                     wait = max(wait, min(asked, self.policy.max_delay_s))
-                next_at = now + timedelta(seconds=wait)
-                if next_at <= row.retrying_since + timedelta(seconds=self.policy.window_s):
+                # The last attempt is at the window's end, so a receiver down all day is tried a day
+                # after it first failed (and its endpoint, failing since, is then disabled).
+                deadline = row.retrying_since + timedelta(seconds=self.policy.window_s)
+                next_at = min(now + timedelta(seconds=wait), deadline)
+                if now < deadline:
                     row.status, row.next_attempt_at = "pending", next_at
                     return Sent("retrying", attempt, next_at)
                 row.last_error = f"gave up after {attempt} attempts over {self.policy.window_s / 3600:g} h: {error}"
@@ -171,10 +180,11 @@ class WebhookSender:
             row.status, row.next_attempt_at = "failed", None
             return Sent("failed", attempt, None, disabled)
 
-    def _note_failure(self, session, endpoint: WebhookEndpoint, now: datetime) -> str | None:
-        """Count the failure against the endpoint; disable it once it has failed for the window. Returns its id then."""
+    def _note_failure(self, session, endpoint: WebhookEndpoint, row: WebhookDelivery, now: datetime) -> str | None:
+        """Count the failure against the endpoint; disable it once it has failed for the window. Returns its id then.
+        An endpoint is failing since the delivery that first failed was due (and nothing succeeded since)."""
         if endpoint.failing_since is None:
-            endpoint.failing_since = now
+            endpoint.failing_since = min(now, row.retrying_since)
             return None
         if now - endpoint.failing_since < timedelta(seconds=self.policy.window_s) or not endpoint.enabled:
             return None
