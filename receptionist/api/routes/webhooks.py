@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from receptionist.accounts import webhooks
@@ -14,6 +14,8 @@ from receptionist.api.schemas import WebhookDeliveryOut, WebhookOut
 from receptionist.core.models import WebhookDelivery, WebhookEndpoint
 from receptionist.core.queue import QueueUnavailable
 from receptionist.web.deps import services, session
+
+MAX_ID = 2**31 - 1  # delivery ids are the database's 32-bit integers
 
 router = APIRouter(prefix="/api", tags=["webhooks"], route_class=TokenFirst)
 
@@ -88,7 +90,7 @@ def list_deliveries(account_id: str, webhook_id: str, limit: int = Query(100, ge
 
 
 @router.post("/webhook-deliveries/{delivery_id}/retry", status_code=202, response_model=WebhookDeliveryOut)
-def retry_delivery(delivery_id: int, db: Session = Depends(session), who: Principal = Depends(principal),
+def retry_delivery(delivery_id: int = Path(ge=1, le=MAX_ID), db: Session = Depends(session), who: Principal = Depends(principal),
                    svc=Depends(services)):
     """Send a delivery again now (same webhook-id); 202: queued (the reconciler queues it if Redis is away)."""
     row = webhooks.send_again(db, who, delivery_id)
