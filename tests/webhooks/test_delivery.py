@@ -310,3 +310,30 @@ def test_rotation_signs_with_both_secrets_for_the_grace(db, receiver, sender):
     got = receiver.received[0]
     assert Webhook(new_secret).verify(got.body, got.headers)
     assert len(got.headers["webhook-signature"].split()) == 2
+
+
+def test_a_sender_killed_mid_attempt_is_taken_over_once_its_lease_lapses(db, receiver, sender, clock):
+    account = make_account(db)
+    add_endpoint(db, account, receiver, "/crm")
+    [delivery_id] = call_ended(db, make_call(db, account))
+    assert sender._claim(delivery_id)[0] == 1  # claimed, then the worker died before sending
+    assert sender.send(delivery_id).status == "skipped"  # its lease still holds: nobody else sends
+    clock.advance(seconds=sender.lease.total_seconds() + 1)
+    assert sender.send(delivery_id).status == "delivered"
+    row = delivery(db, delivery_id)
+    assert (row.status, row.attempts) == ("delivered", 2) and len(receiver.accepted()) == 1
+    assert [entry["attempt"] for entry in row.log] == [2]  # the dead attempt sent nothing and recorded nothing
+
+
+def test_a_late_answer_from_an_attempt_taken_over_is_not_recorded(db, receiver, sender, clock):
+    """The fence: an attempt whose lease lapsed and was taken over records nothing when it finally returns."""
+    from receptionist.webhooks.transport import Response
+
+    account = make_account(db)
+    add_endpoint(db, account, receiver, "/crm")
+    [delivery_id] = call_ended(db, make_call(db, account))
+    first = sender._claim(delivery_id)[0]
+    clock.advance(seconds=sender.lease.total_seconds() + 1)
+    assert sender.send(delivery_id).status == "delivered"
+    late = sender._record(delivery_id, first, Response(500, "HTTP 500", None, 5, False), clock())
+    assert late.status == "skipped" and delivery(db, delivery_id).status == "delivered"
