@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from receptionist import __version__, dashboard, telephony
-from receptionist.api.routes import accounts, calls, ops, privacy
+from receptionist.api.routes import accounts, calls, ops, privacy, webhooks
 from receptionist.core.logs import install_log_scrubbing
 from receptionist.privacy.deployment import claim_deployment
 from receptionist.settings import Settings
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, services: AppServices | None
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     telephony.install(app, settings)
-    for router in (accounts.router, calls.router, privacy.router, ops.router, dashboard.router):
+    for router in (accounts.router, calls.router, privacy.router, webhooks.router, ops.router, dashboard.router):
         app.include_router(router)
 
     return app

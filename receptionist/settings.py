@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     outbound_countries: str = Field("US,CA", validation_alias=_env("RECEPTIONIST_OUTBOUND_COUNTRIES"))
     sms_daily_cap: int = Field(200, ge=0, validation_alias=_env("RECEPTIONIST_SMS_DAILY_CAP"))
 
+    # Outbound webhooks (receptionist.webhooks): only to public addresses unless this allows private
+    # ones (a self-hosted CRM on the LAN, the tests); a PEM file of extra CAs trusted beside the system's;
+    # how long one delivery attempt may take; how long a delivery is retried (and an endpoint may fail
+    # before it is disabled).
+    webhook_allow_private: bool = Field(False, validation_alias=_env("RECEPTIONIST_WEBHOOK_ALLOW_PRIVATE"))
+    webhook_ca_bundle: str | None = Field(None, validation_alias=_env("RECEPTIONIST_WEBHOOK_CA_BUNDLE"))
+    webhook_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("RECEPTIONIST_WEBHOOK_TIMEOUT_S"))
+    webhook_retry_window_s: float = Field(86400.0, gt=0, validation_alias=_env("RECEPTIONIST_WEBHOOK_RETRY_WINDOW_S"))
+
     admin_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_ADMIN_TOKEN"))
     # The bearer token Prometheus sends to scrape /metrics; unset means /metrics answers 404 to everyone.
     metrics_token: str | None = Field(None, validation_alias=_env("RECEPTIONIST_METRICS_TOKEN"))
@@ -213,6 +222,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("webhook_ca_bundle")
+    @classmethod
+    def _ca_bundle_exists(cls, value: str | None) -> str | None:
+        if value and not os.path.isfile(value):
+            raise ValueError(f"RECEPTIONIST_WEBHOOK_CA_BUNDLE: {value!r} is not a file (a PEM file of CA certificates)")
+        return value or None
 
     @field_validator("tts_voice")
     @classmethod

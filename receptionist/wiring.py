@@ -22,6 +22,8 @@ from receptionist.calls.screening import CallScreen
 from receptionist.core.db import Database
 from receptionist.core.destinations import Destinations
 from receptionist.core.queue import JobQueue
+from receptionist.webhooks.delivery import RetryPolicy, WebhookSender
+from receptionist.webhooks.transport import WebhookTransport
 from receptionist.core.templates import Templates
 from receptionist.notify.alerts import AlertSettings, OwnerAlerts
 from receptionist.notify.mailer import Mailer
@@ -120,7 +122,7 @@ def build_app_services(settings: Settings) -> AppServices:
     return AppServices(
         settings=settings, db=common.db, api_db=api_db, queue=common.queue, store=common.store, twilio=common.twilio,
         templates=common.templates, directory=AccountDirectory(common.db, render_answer, render_refusal),
-        call_starts=CallStarts(common.db.hot_engine), screen=CallScreen(common.db.hot_engine), conversations=ConversationStore(common.db), llm=common.llm,
+        call_starts=CallStarts(common.db.hot_engine), screen=CallScreen(common.db.hot_engine), conversations=ConversationStore(common.db, public_url=settings.public_url, queue=common.queue), llm=common.llm,
         account_rules=common.account_rules, close=close,
     )
 
@@ -140,6 +142,7 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
     common = build_common(settings, db_pool_size=4, twilio_retry_s=settings.step_retry_window_s)
     json_model = common.llm.json_model()
     sms_fence = SmsFence(common.destinations, settings.sms_daily_cap)
+    webhooks = build_webhook_sender(settings, common.db)
     return PipelineContext(
         settings=settings,
         db=common.db,
@@ -155,8 +158,16 @@ def build_pipeline_context(settings: Settings, transcriber: Transcriber | None =
                                public_url=settings.public_url, retry_window_s=settings.step_retry_window_s),
                            sms_fence),
         summarizer=Summarizer(LlmSummarizer(json_model, common.templates) if json_model else None, common.templates),
-        close=partial(_close_all, close_transcriber, common.close),
+        webhooks=webhooks,
+        close=partial(_close_all, close_transcriber, webhooks.transport.close, common.close),
     )
+
+
+def build_webhook_sender(settings: Settings, db: Database) -> WebhookSender:
+    transport = WebhookTransport(timeout_s=settings.webhook_timeout_s, ca_bundle=settings.webhook_ca_bundle)
+    return WebhookSender(db, transport, allow_private=settings.webhook_allow_private,
+                         policy=RetryPolicy(window_s=settings.webhook_retry_window_s),
+                         timeout_s=settings.webhook_timeout_s)
 
 
 def _close_all(*closers) -> None:

@@ -78,3 +78,29 @@ def finish_erasure(call_sid: str) -> list[str]:
 
     ctx = current()
     return erasure.finish_erasure_of(ctx.db, ctx.store, ctx.twilio, call_sid)
+
+
+# -- webhooks -----------------------------------------------------------------------------------------
+
+def send_webhook(delivery_id: str) -> str:
+    """One attempt of a webhook delivery; queues the next attempt when it is to be retried, and
+    emails the owners when the endpoint was disabled by this failure."""
+    from rq import get_current_job
+
+    from receptionist.notify.webhook_notice import endpoint_disabled
+
+    ctx = current()
+    if ctx.webhooks is None:
+        raise RuntimeError("this worker has no webhook sender")
+    sent = ctx.webhooks.send(int(delivery_id))
+    if sent.status == "retrying":
+        job = get_current_job()
+        queue = _queue(job) if job is not None else ctx.queue
+        try:
+            queue.enqueue_webhook(int(delivery_id), sent.attempts, at=sent.next_attempt_at)
+        except Exception:  # Redis away: the reconciler queues it once it is due
+            pass
+    if sent.disabled_endpoint is not None:
+        endpoint_disabled(ctx.db, ctx.alerts.mailer, ctx.templates, ctx.settings.alert_from_email,
+                          sent.disabled_endpoint)
+    return sent.status

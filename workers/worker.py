@@ -159,7 +159,7 @@ class CallWorker(SimpleWorker):
             for queue in self.queues:
                 done = reconcile(ctx.db, JobQueue(self.connection, queue.name, ctx.settings.job_timeout_s))
                 if (done.recordings_queued or done.calls_queued or done.outcomes_overdue or done.erasures_queued
-                        or done.overdue_released):
+                        or done.overdue_released or done.webhooks_queued):
                     log.warning("reconciler queued again what no job stood for: %s", done.as_dict())
         except Exception:  # Redis or the database away: the next run tries again
             log.exception("reconciliation failed")

@@ -198,3 +198,20 @@ class BlockedNumberCreate(BaseModel):
 class TokenRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     expires_at: AwareDatetime | None = Field(None, description="when the new token stops working (none: never)")
+
+
+class WebhookCreate(BaseModel):
+    """A webhook endpoint: an https:// URL (public unless the deployment allows private targets) and its events."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000, description="https:// URL the events are POSTed to")
+    events: list[str] = Field(min_length=1, max_length=10,
+                              description="any of call.completed, call.missed, lead.captured, call.erased")
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, min_length=1, max_length=2000)
+    events: list[str] | None = Field(None, min_length=1, max_length=10)
+    enabled: bool | None = None
+    rotate_secret: bool = Field(False, description="a new secret (answered once); the old one also signs for 24 h")

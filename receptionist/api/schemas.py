@@ -135,3 +135,29 @@ class CallOut(CallListItem):
     conversation: list[ConversationTurn]
     handoff: dict | None
     alerts: list[AlertOut]
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+    created_at: datetime
+    secret: str | None = Field(None, description="shown once: when created, and when rotated")
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: int
+    webhook_id: str = Field(description="the event's webhook-id header, the same on every attempt")
+    event: str
+    call_sid: str | None
+    status: str = Field(description="pending | sending | delivered | failed | dropped (its call was erased)")
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[dict] = Field(description="every attempt: {attempt, at, status_code, error, duration_ms}")

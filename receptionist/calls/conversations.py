@@ -26,6 +26,8 @@ import anyio.to_thread
 from sqlalchemy import JSON, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 
+from receptionist.core.queue import JobQueue, QueueUnavailable
+from receptionist.webhooks import events as webhook_events
 from receptionist.calls.records import find_call
 from receptionist.core.db import Database
 from receptionist.core.models import Call
@@ -93,9 +95,13 @@ class ConversationStore:
         )
     )
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, *, public_url: str = "", queue: JobQueue | None = None):
         self.db = db
         self.writer = ConversationWriter(self)
+        # lead.captured: recorded (idempotently) the first time this process stores a call's lead,
+        # and queued at once when there is a queue (else the workers' reconciler queues it).
+        self.public_url, self.queue = public_url, queue
+        self._announced: set[str] = set()
 
     def load(self, call_sid: str) -> LiveCall | None:
         with self.db.session() as session:
@@ -123,6 +129,27 @@ class ConversationStore:
         except OperationalError:  # a connection the server dropped: SQLAlchemy discarded it; once more
             with self.db.hot_engine.connect() as connection:
                 connection.execute(self.SAVE, rows)
+        captured = [sid for (sid, _session), state in states.items() if state.get("lead") and sid not in self._announced]
+        if captured:
+            self.announce_leads(captured)
+
+    def announce_leads(self, call_sids: list[str]) -> None:
+        """Record `lead.captured` for calls whose live conversation captured the caller's details."""
+        recorded = []
+        with self.db.session() as session:
+            for call_sid in call_sids:
+                call = find_call(session, call_sid)
+                if call is not None:
+                    recorded += webhook_events.lead_captured(session, call, self.public_url)
+        if len(self._announced) > 10_000:
+            self._announced.clear()
+        self._announced.update(call_sids)
+        if self.queue is not None:
+            try:
+                for delivery_id in recorded:
+                    self.queue.enqueue_webhook(delivery_id, 0)
+            except QueueUnavailable as exc:
+                log.warning("lead.captured deliveries %s stay owed; the reconciler will queue them: %s", recorded, exc)
 
     def account_of(self, call_sid: str) -> CallAccount | None:
         """The account a call belongs to, as it is now (not as it was when the call started)."""

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from receptionist.accounts import blocklist, team
+from receptionist.accounts import blocklist, team, webhooks
 from receptionist.accounts import service as accounts
 from receptionist.accounts.auth import Principal
 from receptionist.accounts.schemas import (
@@ -24,6 +24,7 @@ from receptionist.accounts.schemas import (
     UserCreate,
 )
 from receptionist.core.errors import DomainError, NotFound
+from receptionist.core.queue import QueueUnavailable
 from receptionist.core.models import Account, utcnow
 from receptionist.settings import Settings
 from receptionist.wiring import Common, command_services
@@ -238,3 +239,105 @@ def create_admin(email: str):
                 typer.echo(token)
         except (ValidationError, DomainError) as exc:
             _fail(exc)
+
+
+# -- webhooks ---------------------------------------------------------------------------------------
+webhooks_app = typer.Typer(help="An account's webhook endpoints and their delivery log (docs/webhooks.md).",
+                           no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+def _endpoint_row(endpoint) -> dict:
+    return {"id": endpoint.id, "url": endpoint.url, "events": " ".join(endpoint.events or []),
+            "enabled": endpoint.enabled, "disabled_reason": endpoint.disabled_reason}
+
+
+@webhooks_app.command("list")
+def list_webhooks(account_id: str, as_json: bool = AS_JSON):
+    """List an account's webhook endpoints (never their secrets)."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                rows = [_endpoint_row(e) for e in webhooks.list_endpoints(session, CLI, _account(session, account_id))]
+        except DomainError as exc:
+            _fail(exc)
+    _print(rows, as_json)
+
+
+@webhooks_app.command("add")
+def add_webhook(account_id: str, url: str,
+                event: list[str] = typer.Option(..., "--event", help="An event to send (repeat): "
+                                                "call.completed, call.missed, lead.captured, call.erased")):
+    """Add an endpoint and print its id and signing secret (the secret is shown this once)."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                endpoint = webhooks.add_endpoint(session, CLI, _account(session, account_id), url, event,
+                                                 allow_private=svc.settings.webhook_allow_private, via="cli")
+                typer.echo(f"{endpoint.id} {endpoint.secret}")
+        except DomainError as exc:
+            _fail(exc)
+
+
+@webhooks_app.command("update")
+def update_webhook(account_id: str, webhook_id: str,
+                   url: str = typer.Option(None, "--url"),
+                   event: list[str] = typer.Option(None, "--event", help="The events, replacing the present ones"),
+                   enabled: bool = typer.Option(None, "--enable/--disable"),
+                   rotate_secret: bool = typer.Option(False, "--rotate-secret",
+                                                      help="Print a new secret; the old one signs for 24 h more")):
+    """Change an endpoint's URL, events or whether it is on; rotate its secret."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                endpoint, secret = webhooks.change_endpoint(
+                    session, CLI, _account(session, account_id), webhook_id, via="cli",
+                    allow_private=svc.settings.webhook_allow_private, url=url, events=event or None,
+                    enabled=enabled, rotate_secret=rotate_secret)
+                typer.echo(secret if secret else f"updated {endpoint.id}")
+        except DomainError as exc:
+            _fail(exc)
+
+
+@webhooks_app.command("remove")
+def remove_webhook(account_id: str, webhook_id: str):
+    """Remove an endpoint and its delivery log."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                webhooks.remove_endpoint(session, CLI, _account(session, account_id), webhook_id, via="cli")
+                typer.echo(f"removed {webhook_id}")
+        except DomainError as exc:
+            _fail(exc)
+
+
+@webhooks_app.command("deliveries")
+def list_deliveries(account_id: str, webhook_id: str, as_json: bool = AS_JSON):
+    """An endpoint's delivery log, newest first."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                rows = [{"id": d.id, "event": d.event_type, "call_sid": d.call_sid, "status": d.status,
+                         "attempts": d.attempts, "last_status_code": d.last_status_code, "last_error": d.last_error,
+                         "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None}
+                        for d in webhooks.delivery_log(session, CLI, _account(session, account_id), webhook_id)]
+        except DomainError as exc:
+            _fail(exc)
+    _print(rows, as_json)
+
+
+@webhooks_app.command("retry")
+def retry_delivery(delivery_id: int):
+    """Send a delivery again (the same webhook-id); the workers send it."""
+    with _services() as svc:
+        try:
+            with svc.db.session() as session:
+                row = webhooks.send_again(session, CLI, delivery_id, via="cli")
+                attempts = row.attempts
+        except DomainError as exc:
+            _fail(exc)
+        try:
+            svc.queue.enqueue_webhook(delivery_id, attempts)
+            typer.echo(f"queued delivery {delivery_id}")
+        except QueueUnavailable:
+            typer.echo(f"delivery {delivery_id} is due; the workers' reconciler will queue it (Redis is away)")

@@ -1,5 +1,5 @@
 """Database records: accounts and their phone numbers and blocked callers, users, calls, their recordings, alert
-deliveries, SMS consents, missed-call text-backs, the audit log, the tombstones of erased calls,
+deliveries, SMS consents, missed-call text-backs, the audit log, the tombstones of erased calls, webhook endpoints and their deliveries,
 and which deployment the database belongs to.
 
 Portable types only (JSON, not JSONB; strings for ids) so one schema runs on PostgreSQL and SQLite.
@@ -328,3 +328,55 @@ class Deployment(Base):
     deployment_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     marker_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None until the bucket has it
+
+
+class WebhookEndpoint(Base):
+    """A URL an account's owners chose to receive call events, signed per Standard Webhooks
+    (`receptionist.webhooks`). During a rotation the previous secret signs too, until
+    `previous_secret_expires_at`. `failing_since` is when its deliveries began to fail without a
+    success since; failing for a day disables it (`disabled_reason` says why)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the outbox row written before anything is sent, unique per
+    (endpoint, event), so an event is recorded, and accepted, once per endpoint. `event_id` is the
+    `webhook-id` header, the same on every attempt. `call_sid` (no foreign key: the call row goes
+    at erasure, its deliveries' payloads with it) says which call the event is about."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict | None] = mapped_column(JSON)  # None once dropped at an erasure
+    # pending → sending (claimed by a worker until lease_until) → delivered | failed | dropped
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Every attempt: [{at, status_code, error, duration_ms}], oldest first.
+    log: Mapped[list] = mapped_column(JSON, default=list)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Since when it is being retried: its creation, or the last "send again"; retried for a day from here.
+    retrying_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

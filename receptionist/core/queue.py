@@ -24,6 +24,7 @@ RETAG_ACCOUNT = "workers.jobs.retag_account"
 RETAG_CALL = "workers.jobs.retag_call"
 RETENTION_SWEEP = "workers.jobs.retention_sweep"
 FINISH_ERASURE = "workers.jobs.finish_erasure"
+SEND_WEBHOOK = "workers.jobs.send_webhook"
 # After a step's own retry window closes (an outage longer than minutes) the whole job comes back
 # later, and again, before it is given up as failed.
 JOB_RETRY = Retry(max=8, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600])
@@ -33,6 +34,10 @@ OVERDUE_GRACE_S = 30.0
 
 def recording_job_id(recording_sid: str) -> str:
     return f"recording-{recording_sid}"
+
+
+def webhook_job_id(delivery_id: int, attempts: int) -> str:
+    return f"webhook-{delivery_id}-a{attempts}"
 
 
 class QueueUnavailable(Exception):
@@ -74,6 +79,11 @@ class JobQueue:
     def enqueue_finish_erasure(self, call_sid: str) -> bool:
         return self.enqueue_once(FINISH_ERASURE, call_sid, f"finish-erasure-{call_sid}",
                                  f"finish erasing call {call_sid} (S3 versions, Twilio's copy)")
+
+    def enqueue_webhook(self, delivery_id: int, attempts: int, at: datetime | None = None) -> bool:
+        """Send a webhook delivery (at `at`, its next attempt's time); one job per delivery and attempt."""
+        return self.enqueue_once(SEND_WEBHOOK, str(delivery_id), webhook_job_id(delivery_id, attempts),
+                                 f"webhook delivery {delivery_id} (after {attempts} attempts)", at=at)
 
     def schedule_retention_sweep(self, slot: str, at: datetime | None) -> bool:
         """The sweep of one daily slot (named by its date) at `at` (None: now); one job per slot."""

@@ -18,14 +18,17 @@ from functools import cache
 from urllib.parse import quote, urlencode
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from receptionist.accounts import auth, blocklist, team
+from receptionist.accounts import auth, blocklist, team, webhooks
+from receptionist.core.queue import QueueUnavailable
+from receptionist.webhooks import endpoints as webhook_endpoints
+from receptionist.webhooks.events import EVENTS as WEBHOOK_EVENTS
 from receptionist.accounts import service as accounts
 from receptionist.accounts.access import load_account, load_call
 from receptionist.accounts.auth import ENV_ADMIN, Principal
@@ -422,9 +425,12 @@ def account_page_response(request: Request, viewer: Viewer, account: Account, fo
                           status_code: int = 200, saved: str | None = None, db: Session | None = None,
                           notice: str | None = None, new_token: dict | None = None,
                           team_errors: list[str] | None = None, section: str | None = None,
-                          blocklist_errors: list[str] | None = None):
+                          blocklist_errors: list[str] | None = None, webhook_errors: list[str] | None = None,
+                          new_webhook: dict | None = None):
     users = team.list_users(db, viewer.principal, account) if db is not None and viewer.can_edit else []
     blocked = blocklist.list_blocked(db, viewer.principal, account) if db is not None else []
+    hooks = ([(e, webhook_endpoints.deliveries(db, e, limit=10)) for e in webhooks.list_endpoints(db, viewer.principal, account)]
+             if db is not None else [])
     words = request.app.state.services.templates
     # What callers hear when a box is left empty: shown in the box, greyed, so the owner sees it.
     defaults = {"greeting": words.render("greeting.txt", business_name=account.name),
@@ -433,6 +439,8 @@ def account_page_response(request: Request, viewer: Viewer, account: Account, fo
                   form=form, days=DAYS, saved=saved, users=users, notice=notice, new_token=new_token,
                   team_errors=team_errors or [], validity_days=TOKEN_VALIDITY_DAYS, section=section,
                   blocked=blocked, blocklist_errors=blocklist_errors or [],
+                  hooks=hooks, webhook_events=WEBHOOK_EVENTS, webhook_errors=webhook_errors or [],
+                  new_webhook=new_webhook,
                   timezones=timezone_names(), defaults=defaults)
 
 
@@ -563,6 +571,57 @@ def remove_blocked_number(request: Request, form: FormData = Depends(checked_for
         db.rollback()  # not on the list (any more): the page shows the list as it is
     db.commit()
     return RedirectResponse("/account#blocklist", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------
+# The account's webhook endpoints (owners and admins change them; members see them and their log):
+# accounts.webhooks, as the API
+
+
+@router.post("/account/webhooks")
+def add_webhook(request: Request, form: FormData = Depends(checked_form), viewer: Viewer = Depends(current_viewer),
+                db: Session = Depends(session), svc: AppServices = Depends(services)):
+    account = _team_account(db, viewer)
+    chosen = [event for event in WEBHOOK_EVENTS if form.get(f"event_{event}")]
+    try:
+        endpoint = webhooks.add_endpoint(db, viewer.principal, account, (_text(form, "url") or "").strip(), chosen,
+                                         allow_private=svc.settings.webhook_allow_private, via="dashboard")
+    except (Invalid, Conflict) as exc:
+        db.rollback()
+        return _team_page(request, db, viewer, account, status_code=422 if isinstance(exc, Invalid) else 409,
+                          webhook_errors=[exc.message], section="webhooks")
+    db.commit()
+    # The secret is shown on this page only, this once.
+    return _team_page(request, db, viewer, account, new_webhook={"url": endpoint.url, "secret": endpoint.secret},
+                      section="webhooks")
+
+
+@router.post("/account/webhooks/{webhook_id}/remove", dependencies=[Depends(checked_form)])
+def remove_webhook(webhook_id: str, viewer: Viewer = Depends(current_viewer), db: Session = Depends(session)):
+    account = _team_account(db, viewer)
+    webhooks.remove_endpoint(db, viewer.principal, account, webhook_id, via="dashboard")
+    db.commit()
+    return RedirectResponse("/account#webhooks", status_code=303)
+
+
+@router.post("/account/webhook-deliveries/{delivery_id}/retry", dependencies=[Depends(checked_form)])
+def retry_webhook_delivery(request: Request, delivery_id: int = Path(ge=1, le=2**31 - 1), viewer: Viewer = Depends(current_viewer),
+                           db: Session = Depends(session), svc: AppServices = Depends(services)):
+    account = _team_account(db, viewer)
+    try:
+        row = webhooks.send_again(db, viewer.principal, delivery_id, via="dashboard")
+    except (Invalid, Conflict) as exc:
+        db.rollback()
+        return _team_page(request, db, viewer, account, status_code=409, webhook_errors=[exc.message],
+                          section="webhooks")
+    if row.account_id != account.id:
+        raise NotFound("no such webhook delivery")
+    db.commit()
+    try:
+        svc.queue.enqueue_webhook(row.id, row.attempts)
+    except QueueUnavailable:
+        pass  # due now: the workers' reconciler queues it
+    return RedirectResponse("/account#webhooks", status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ from receptionist.privacy.erasure import is_erased
 from receptionist.privacy.retention import call_tags
 from receptionist.settings import Settings
 from receptionist.storage.client import is_transient as storage_is_transient
+from receptionist.webhooks import events as webhook_events
+from receptionist.webhooks.delivery import WebhookSender
 from receptionist.storage.objects import (
     ObjectStore,
     ObjectTags,
@@ -83,6 +85,7 @@ class PipelineContext:
     alerts: OwnerAlerts
     summarizer: Summarizer
     close: Callable[[], None]  # closes what holds connections (set by whoever built it)
+    webhooks: WebhookSender | None = None  # sends webhook deliveries (None: a context that sends none)
     # The benchmark's baseline only (`bench/post_call.py --baseline`): Whisper transcribes the
     # receptionist's channel too, as before its lines were taken from the call's log. Never set
     # by the product.
@@ -270,10 +273,25 @@ def summarize_call(ctx: PipelineContext, call_id: int, *, refresh: bool = True) 
 
 
 def _send_alerts(ctx: PipelineContext, call_id: int) -> None:
+    """The call is stored and summarised: its webhook event (`call.completed` or `call.missed`) is
+    recorded in the outbox and queued, then the owner is alerted."""
+    with ctx.db.session() as session:
+        call = session.get(Call, call_id)
+        recorded = webhook_events.call_ended(session, call, ctx.settings.public_url) if call is not None else []
+    queue_webhooks(ctx.queue, recorded)
     with ctx.db.session() as session:
         call = session.get(Call, call_id)
         if call is not None:  # None: erased meanwhile
             ctx.alerts.send_for(call)
+
+
+def queue_webhooks(queue: JobQueue, delivery_ids: list[int]) -> None:
+    """Queue newly recorded deliveries; the reconciler queues them later if Redis is away."""
+    try:
+        for delivery_id in delivery_ids:
+            queue.enqueue_webhook(delivery_id, 0)
+    except QueueUnavailable as exc:
+        log.warning("webhook deliveries %s stay owed; the reconciler will queue them: %s", delivery_ids, exc)
 
 
 def _erased(ctx: PipelineContext, call_sid: str) -> bool:

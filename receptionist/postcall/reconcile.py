@@ -3,9 +3,10 @@
 The database, not Redis, remembers what is owed: a recording row that is queued (or whose
 worker's claim has lapsed), a call owed its missed-call job or its alert (`Call.followup`). A
 webhook that committed its row while Redis was down, or a Redis restarted without persistence,
-leaves work no job stands for; so does an erasure whose deletions outside the database (S3
-versions, Twilio's copies) were not confirmed done, and a retry left waiting past its time because
-the worker whose process ran RQ's scheduler was killed. A call whose recording was waited for and never reported (neither
+leaves work no job stands for (a webhook delivery due, or whose sender died mid-attempt, among it); so
+does an erasure whose deletions outside the database (S3 versions, Twilio's copies) were not
+confirmed done, and a retry left waiting past its time because the worker whose process ran RQ's
+scheduler was killed. A call whose recording was waited for and never reported (neither
 `completed` nor `absent` by `Call.recording_due_at`) is decided here without it, so the wait
 survives restarts and the owner is still alerted. Every worker runs this at start and on a schedule
 (`RECEPTIONIST_RECONCILE_INTERVAL_S`). It is safe to run anywhere at any time: jobs have
@@ -24,7 +25,7 @@ from sqlalchemy import and_, or_, select
 from receptionist.calls.outcome import overdue
 from receptionist.calls.records import FOLLOWUP_CALL_ENDED
 from receptionist.core.db import Database
-from receptionist.core.models import Call, Recording, Tombstone, utcnow
+from receptionist.core.models import Call, Recording, Tombstone, WebhookDelivery, utcnow
 from receptionist.core.queue import JobQueue
 
 
@@ -40,6 +41,8 @@ class Reconciled:
     outcomes_overdue: int = 0  # calls decided without the recording they waited for
     erasures_owed: int = 0  # erased calls with deletions outside the database not known done
     erasures_queued: int = 0
+    webhooks_owed: int = 0  # webhook deliveries due (or whose sender's claim lapsed)
+    webhooks_queued: int = 0
     overdue_released: int = 0  # retries and timed jobs past due that no scheduler had queued
 
     def as_dict(self) -> dict:
@@ -66,15 +69,22 @@ def reconcile(db: Database, queue: JobQueue, *, limit: int = 1000) -> Reconciled
                                    .where(Tombstone.deletions_pending.is_(True),
                                           Tombstone.erased_at < now - ERASURE_GRACE)
                                    .order_by(Tombstone.id).limit(limit)).all()
+        webhooks = session.execute(select(WebhookDelivery.id, WebhookDelivery.attempts)
+                                   .where(or_(and_(WebhookDelivery.status == "pending",
+                                                   WebhookDelivery.next_attempt_at <= now),
+                                              and_(WebhookDelivery.status == "sending",
+                                                   WebhookDelivery.lease_until < now)))
+                                   .order_by(WebhookDelivery.next_attempt_at).limit(limit)).all()
     queued_recordings = sum(1 for sid in recordings if queue.enqueue_recording(sid))
     queued_calls = 0
     for call_sid, kind in calls:
         enqueue = queue.enqueue_call_ended if kind == FOLLOWUP_CALL_ENDED else queue.enqueue_alert_without_recording
         queued_calls += bool(enqueue(call_sid))
     queued_erasures = sum(1 for sid in erasures if queue.enqueue_finish_erasure(sid))
+    queued_webhooks = sum(1 for delivery_id, attempts in webhooks if queue.enqueue_webhook(delivery_id, attempts))
     released = queue.release_overdue()
     return Reconciled(len(recordings), queued_recordings, len(calls), queued_calls, decided, len(erasures),
-                      queued_erasures, released)
+                      queued_erasures, len(webhooks), queued_webhooks, released)
 
 
 def decide_overdue(db: Database, now, *, limit: int = 1000) -> int:

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from receptionist.webhooks import events as webhook_events
 from receptionist.calls.records import find_call
 from receptionist.core.db import Database
 from receptionist.core.models import (
@@ -202,6 +203,10 @@ def _remove_rows(session: Session, call: Call, tombstone: Tombstone | None, *, a
                                               | set(removed["twilio_recordings"]))
         tombstone.removed, tombstone.erased_at, tombstone.erased_by, tombstone.reason = removed, now, actor, reason
         tombstone.deletions_pending = True
+    session.flush()
+    # In the erasure's transaction: what was still to be sent about the call is dropped, and
+    # receivers are told to delete their copy (queued by the workers' reconciler).
+    webhook_events.call_erased(session, account_id, call_sid, now, reason)
     session.add(AuditEvent(at=now, actor=actor, action="call.erase", account_id=account_id, call_sid=call_sid,
                            detail={"reason": reason, "objects": len(removed["objects"]),
                                    "twilio_recordings": len(removed["twilio_recordings"])}))

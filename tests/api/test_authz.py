@@ -16,6 +16,8 @@ from fastapi.routing import APIRoute
 
 from receptionist.app import create_app
 from receptionist.calls import screening
+from receptionist.webhooks import endpoints as webhook_endpoints
+from receptionist.webhooks import events as webhook_events
 from receptionist.core.models import Call, Recording
 from receptionist.settings import Settings
 from receptionist.storage.objects import ObjectTags, recording_key
@@ -45,6 +47,13 @@ POLICY: dict[tuple[str, str], tuple[int, set[str]]] = {
     ("GET", "/api/accounts/{}/blocklist"): (200, {"admin", "owner_a", "member_a"}),
     ("POST", "/api/accounts/{}/blocklist"): (201, {"admin", "owner_a"}),
     ("DELETE", "/api/accounts/{}/blocklist/{}"): (204, {"admin", "owner_a"}),
+    ("GET", "/api/accounts/{}/webhooks"): (200, {"admin", "owner_a", "member_a"}),
+    ("POST", "/api/accounts/{}/webhooks"): (201, {"admin", "owner_a"}),
+    ("GET", "/api/accounts/{}/webhooks/{}"): (200, {"admin", "owner_a", "member_a"}),
+    ("PATCH", "/api/accounts/{}/webhooks/{}"): (200, {"admin", "owner_a"}),
+    ("DELETE", "/api/accounts/{}/webhooks/{}"): (204, {"admin", "owner_a"}),
+    ("GET", "/api/accounts/{}/webhooks/{}/deliveries"): (200, {"admin", "owner_a", "member_a"}),
+    ("POST", "/api/webhook-deliveries/{}/retry"): (202, {"admin", "owner_a"}),
 }
 
 
@@ -101,6 +110,8 @@ class Tenants:
     caller: str
     tokens: dict[str, str | None]
     user_id: str  # a member of account A whom the team routes act on
+    webhook_id: str  # an endpoint of account A, with one delivery
+    delivery_id: int
 
 
 @pytest.fixture
@@ -127,13 +138,18 @@ def tenants(pg_service) -> Tenants:
         session.add(Recording(recording_sid="RE" + call.call_sid[2:], call_id=row.id, media_url="", status="done",
                               audio_key=key))
         screening.add_number(session, a["id"], caller, by="test")  # what DELETE .../blocklist/{e164} removes
-    return Tenants(a, b, call.call_sid, caller, tokens, target["id"])
+        endpoint = webhook_endpoints.create(session, a["id"], "https://93.184.215.14/hook", ["call.completed"],
+                                            allow_private=False)
+        row.outcome = "answered"
+        [delivery_id] = webhook_events.call_ended(session, row, service.settings.public_url)
+    return Tenants(a, b, call.call_sid, caller, tokens, target["id"], endpoint.id, delivery_id)
 
 
 def request_for(method: str, path: str, t: Tenants) -> tuple[str, dict | None]:
     url = (path.replace("{account_id}", t.account_a["id"]).replace("{id}", t.account_a["id"])
            .replace("{call_sid}", t.call_sid).replace("{e164}", t.caller).replace("{caller}", t.caller)
-           .replace("{user_id}", t.user_id))
+           .replace("{user_id}", t.user_id).replace("{webhook_id}", t.webhook_id)
+           .replace("{delivery_id}", str(t.delivery_id)))
     assert "{" not in url, f"unknown path parameter in {path}"
     bodies = {
         ("POST", "/api/accounts"): {**ACCOUNT, "phone_numbers": ["+15550100299"], "name": "New Co"},
@@ -141,6 +157,8 @@ def request_for(method: str, path: str, t: Tenants) -> tuple[str, dict | None]:
         ("POST", "/api/accounts/{}/users"): {"email": "new@example.com", "role": "member"},
         ("PATCH", "/api/calls/{}"): {"training_opt_out": True},
         ("POST", "/api/accounts/{}/blocklist"): {"number": "(312) 555-0199"},
+        ("POST", "/api/accounts/{}/webhooks"): {"url": "https://93.184.215.14/other", "events": ["call.missed"]},
+        ("PATCH", "/api/accounts/{}/webhooks/{}"): {"events": ["call.missed", "lead.captured"]},
     }
     return url, bodies.get((method, shape(path)))
 

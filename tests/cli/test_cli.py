@@ -164,3 +164,40 @@ def test_accounts_list_prints_full_ids_at_80_columns_and_as_json(cli):
     users = json.loads(cli("accounts", "users", first, "--json"))
     assert [(u["email"], u["role"], len(u["id"])) for u in users] == [("owner@example.com", "owner", len(users[0]["id"]))]
     assert users[0]["id"] in cli.runner.invoke(app, ["accounts", "users", first], env={"COLUMNS": "60"}).output
+
+
+def test_webhook_commands_add_list_update_log_and_remove(cli, monkeypatch):
+    from receptionist.core.models import Call, WebhookDelivery
+    from receptionist.webhooks import events
+
+    monkeypatch.setenv("RECEPTIONIST_WEBHOOK_ALLOW_PRIVATE", "false")
+    account_id = cli("accounts", "create", "--json", json.dumps(ACCOUNT))
+    refused = cli.runner.invoke(app, ["accounts", "webhooks", "add", account_id, "https://127.0.0.1/x",
+                                      "--event", "call.completed"])
+    assert refused.exit_code == 1 and "loopback" in refused.output
+    webhook_id, secret = cli("accounts", "webhooks", "add", account_id, "https://93.184.215.14/hook",
+                             "--event", "call.completed", "--event", "call.missed").split()
+    assert secret.startswith("whsec_")
+    [row] = json.loads(cli("accounts", "webhooks", "list", account_id, "--json"))
+    assert row["id"] == webhook_id and row["events"] == "call.completed call.missed" and secret not in json.dumps(row)
+    rotated = cli("accounts", "webhooks", "update", account_id, webhook_id, "--rotate-secret")
+    assert rotated.startswith("whsec_") and rotated != secret
+    assert cli("accounts", "webhooks", "update", account_id, webhook_id, "--disable") == f"updated {webhook_id}"
+    assert json.loads(cli("accounts", "webhooks", "list", account_id, "--json"))[0]["enabled"] is False
+    cli("accounts", "webhooks", "update", account_id, webhook_id, "--enable")
+    with cli.db.session() as session:
+        call = Call(call_sid="CA" + "1" * 32, account_id=account_id, from_number="+15550142367",
+                    to_number="+15550100200", outcome="missed")
+        session.add(call)
+        session.flush()
+        [delivery_id] = events.call_ended(session, call, "")
+        session.get(WebhookDelivery, delivery_id).status = "failed"
+    [logged] = json.loads(cli("accounts", "webhooks", "deliveries", account_id, webhook_id, "--json"))
+    assert (logged["id"], logged["event"], logged["status"]) == (delivery_id, "call.missed", "failed")
+    retried = cli.runner.invoke(app, ["accounts", "webhooks", "retry", str(delivery_id)],
+                                env={"RECEPTIONIST_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert retried.exit_code == 0 and "reconciler will queue it" in retried.output
+    with cli.db.session() as session:
+        assert session.get(WebhookDelivery, delivery_id).status == "pending"
+    assert cli("accounts", "webhooks", "remove", account_id, webhook_id) == f"removed {webhook_id}"
+    assert cli("accounts", "webhooks", "list", account_id) == "(none)"
