@@ -11,6 +11,8 @@ caller hanging up, the `<Connect action>`, the recording callback) while a chaos
   again `RestartSec=2` later, as `infra/deploy/receptionist-worker@.service` (`Restart=always`)
   has systemd do; a worker that exits by itself is restarted the same way;
 * restarts Redis with an empty dataset once (how the services here run it: no persistence);
+* has the owner's webhook receiver (HTTPS, signatures verified with `standardwebhooks`) answer 503
+  to `--hook-failures` deliveries in a row;
 * stops S3 for `--s3-outage` s, PostgreSQL for `--pg-outage` s (`pg_ctl stop -m fast`: every
   connection cut) and SMTP for `--smtp-outage` s.
 
@@ -18,8 +20,8 @@ Before the chaos, `--baseline-calls` calls are played one at a time on the calm 
 baseline of the recording-callback → owner-email latency the chaos figures are compared with.
 
 It counts from what landed, not from what the service says: object versions in the (versioned)
-bucket, rows in PostgreSQL, emails at the SMTP capture (by Message-ID) and texts at the Twilio
-stand-in (by the call link in the body). A call is *accepted* once the service answered its
+bucket, rows in PostgreSQL, emails at the SMTP capture (by Message-ID), texts at the Twilio
+stand-in (by the call link in the body) and webhooks the receiver accepted (by webhook-id). A call is *accepted* once the service answered its
 recording callback 2xx; from then on the service owns it. An accepted call is *lost* when, once
 the queue has drained, it is not stored (one audio and one transcript object, the recording row
 done) or its owner was not alerted by email and by SMS. A *duplicate* is a second object version
@@ -74,6 +76,8 @@ from sandbox.ports import free_port  # noqa: E402
 from sandbox.process import ManagedProcess  # noqa: E402
 from sandbox.served_app import ServedApp  # noqa: E402
 from sandbox.speech import synthesize_call  # noqa: E402
+from tests.support.tls import make_tls_files  # noqa: E402
+from tests.support.webhook_receiver import WebhookReceiver  # noqa: E402
 
 BUSINESS_NUMBER = "+15550100200"
 OWNER_EMAIL = "owner@acme-plumbing.example"
@@ -99,7 +103,9 @@ READY_LINE = "Listening on"  # what RQ logs once a worker waits on its queue
 # What RQ 3 logs as a worker takes a job ("<queue>: <description> (<job id>)") and as it is done with it.
 JOB_STARTED = re.compile(r"rq\.worker: Worker \w+: \w+: (?!Job OK).* \((?P<job>[\w-]+)\)$", re.MULTILINE)
 # The jobs a call makes (core.queue's ids); the daily sweep the workers schedule is not one of them.
-CALL_JOBS = ("recording-", "alert-", "call-ended-")
+CALL_JOBS = ("recording-", "alert-", "call-ended-", "webhook-")
+HOOK_PATH = "/hooks/soak"
+HOOK_EVENTS = ["call.completed", "call.missed"]
 
 
 def now() -> float:
@@ -116,6 +122,7 @@ class Options:
     s3_outage: float = 30.0
     pg_outage: float = 10.0
     smtp_outage: float = 30.0
+    hook_failures: int = 20  # the webhook receiver answers 503 to this many deliveries in a row, once
     redis_restart: bool = True
     concurrency: int = 4
     baseline_calls: int = 10
@@ -139,6 +146,8 @@ class Options:
             events.append((0.60 * self.seconds, "pg"))
         if self.smtp_outage > 0:
             events.append((0.75 * self.seconds, "smtp"))
+        if self.hook_failures > 0:
+            events.append((0.50 * self.seconds, "hook"))
         return sorted(events)
 
 
@@ -179,6 +188,7 @@ class Report:
     faults: list[str] = field(default_factory=list)
     stored_once: int = 0
     alerted_once: int = 0
+    hooked_once: int = 0  # accepted calls whose call.completed (or call.missed) webhook was accepted once
     duplicates: int = 0
     lost: int = 0
     lost_calls: dict[str, str] = field(default_factory=dict)  # call sid → what is missing
@@ -207,6 +217,7 @@ class Report:
             f"faults injected              {len(self.faults)}: {', '.join(self.faults) or 'none'}",
             f"calls stored once            {self.stored_once} / {self.accepted}",
             f"alerts sent once             {self.alerted_once} / {self.accepted} (email and SMS)",
+            f"webhooks delivered once      {self.hooked_once} / {self.accepted} (call.completed, signed, verified)",
             f"duplicates                   {self.duplicates}",
             f"lost                         {self.lost}",
             "longest recovery after kill  " + _seconds(self.longest_clear_recovery_s)
@@ -342,6 +353,10 @@ class Soak:
         self.s3 = stack.enter_context(LocalS3(data_dir=self.workdir / "s3"))
         self.smtp = stack.enter_context(SmtpCapture())
         self.pg = stack.enter_context(LocalPostgres())
+        # The owner's webhook receiver: HTTPS with a throwaway CA, every signature checked with the
+        # `standardwebhooks` package; it fails on command (`_fault_hook`).
+        self.tls = make_tls_files(self.workdir)
+        self.receiver = stack.enter_context(WebhookReceiver(self.tls))
         self.twilio = stack.enter_context(LocalTwilioApi("AC" + secrets.token_hex(16), secrets.token_hex(16)))
         database_url = self.pg.create_database("receptionist")
         port = free_port()
@@ -354,6 +369,7 @@ class Soak:
             twilio_api_url=self.twilio.base_url, public_url=f"http://127.0.0.1:{port}", allow_plain_http=True,
             smtp_url=self.smtp.url, alert_from_number=ALERTS_FROM, sms_daily_cap=2 * total + 10,
             admin_token=secrets.token_hex(16), session_secret=secrets.token_hex(32),
+            webhook_allow_private=True, webhook_ca_bundle=str(self.tls.ca),
             whisper_threads=1,  # one core per worker process: N workers on N cores do not fight over them
             **({"worker_lease_s": self.o.lease_s} if self.o.lease_s else {}),
             **({"reconcile_interval_s": self.o.reconcile_s} if self.o.reconcile_s else {}),
@@ -371,6 +387,11 @@ class Soak:
                                   headers={"Authorization": f"Bearer {self.settings.admin_token}"})
         response.raise_for_status()
         self.account_id = response.json()["id"]
+        response = self.http.post(f"{self.app.url}/api/accounts/{self.account_id}/webhooks",
+                                  json={"url": self.receiver.url(HOOK_PATH), "events": HOOK_EVENTS},
+                                  headers={"Authorization": f"Bearer {self.settings.admin_token}"})
+        response.raise_for_status()
+        self.receiver.secrets[HOOK_PATH] = response.json()["secret"]
         audio = synthesize_call(RECORDING_TURNS, self.workdir / "call.wav")
         self.wav, self.duration_s = audio.path.read_bytes(), max(1, round(audio.duration_s))
 
@@ -482,6 +503,11 @@ class Soak:
         self.outages.append((began, now()))
         self.faults.append(f"smtp down {self.o.smtp_outage:.0f} s")
 
+    def _fault_hook(self) -> None:
+        with self.receiver._lock:
+            self.receiver.plan.extend([503] * self.o.hook_failures)
+        self.faults.append(f"webhook receiver answered 503 to {self.o.hook_failures} deliveries")
+
     # -- calls ---------------------------------------------------------------------------------------
     async def _play(self, index: int, phase: str) -> CallRecord:
         caller = f"+1555014{index % 10000:04d}"
@@ -590,7 +616,23 @@ class Soak:
                 "FROM calls c LEFT JOIN recordings r ON r.call_id = c.id")).all()
         return {sid: (status, bool(transcribed), n) for sid, status, transcribed, n in rows}
 
-    def _complete(self, record: CallRecord, versions, rows, emails, texts) -> list[str]:
+    def _hooks(self) -> dict[str, dict[str, int]]:
+        """call sid → {webhook-id: times the receiver accepted it} for its call.completed/missed."""
+        out: dict[str, dict[str, int]] = {}
+        for received in list(self.receiver.received):
+            if received.path != HOOK_PATH or not received.verified or received.answered not in range(200, 300):
+                continue
+            try:
+                event = received.event
+            except ValueError:
+                continue
+            if event.get("type") in HOOK_EVENTS:
+                ids = out.setdefault((event.get("data") or {}).get("call_sid", "?"), {})
+                ids[received.webhook_id] = ids.get(received.webhook_id, 0) + 1
+        return out
+
+    def _complete(self, record: CallRecord, versions, rows, emails, texts, hooks=None) -> list[str]:
+        hooks = self._hooks() if hooks is None else hooks
         missing = []
         names = versions.get(record.call_sid, {})
         if names.get("recording.wav", 0) < 1 or names.get("transcript.json", 0) < 1:
@@ -602,6 +644,8 @@ class Soak:
             missing.append("no email")
         if not texts.get(record.call_sid):
             missing.append("no SMS")
+        if not hooks.get(record.call_sid):
+            missing.append("no webhook")
         return missing
 
     def _job_starts(self) -> dict[str, list[float]]:
@@ -637,7 +681,8 @@ class Soak:
         while time.monotonic() - started < self.o.drain:
             accepted = [r for r in self.records.values() if r.accepted]
             versions, rows, emails, texts = self._versions(), self._rows(), self._email_times(), self._texts()
-            if all(not self._complete(r, versions, rows, emails, texts) for r in accepted):
+            hooks = self._hooks()
+            if all(not self._complete(r, versions, rows, emails, texts, hooks) for r in accepted):
                 break
             # Nothing queued, running or waiting for a retry for a while: what is missing will not come.
             if self._pending_jobs() == 0:
@@ -651,6 +696,7 @@ class Soak:
 
     def _report(self, drained_s: float, wall_s: float) -> Report:
         versions, rows, emails, texts = self._versions(), self._rows(), self._email_times(), self._texts()
+        hooks = self._hooks()
         report = Report(kills=len(self.kills), faults=list(self.faults), drained_in_s=drained_s, wall_s=wall_s,
                         worker_restarts=sum(slot.restarts for slot in self.slots), lease_s=self.settings.worker_lease_s)
         played = [r for r in self.records.values() if r.refused_at != "voice"]
@@ -667,13 +713,16 @@ class Soak:
             extra += [f"{what} x{n}" for what, n in zip(("email", "SMS"), sends) if n > 1]
             if rows.get(record.call_sid, (None, False, 0))[2] > 1:
                 extra.append("call rows x2+")
+            delivered = hooks.get(record.call_sid, {})
+            if len(delivered) > 1 or any(n > 1 for n in delivered.values()):
+                extra.append(f"webhook x{sum(delivered.values())} ({len(delivered)} id(s))")
             if extra:
                 report.duplicates += 1
                 report.duplicate_calls[record.call_sid] = ", ".join(extra)
             if not record.accepted:
                 continue
             report.accepted += 1
-            missing = self._complete(record, versions, rows, emails, texts)
+            missing = self._complete(record, versions, rows, emails, texts, hooks)
             if missing:
                 report.lost += 1
                 report.lost_calls[record.call_sid] = "; ".join(missing)
@@ -681,6 +730,8 @@ class Soak:
                 report.stored_once += 1
             if sends == (1, 1):
                 report.alerted_once += 1
+            if list(hooks.get(record.call_sid, {}).values()) == [1]:
+                report.hooked_once += 1
             if emails.get(record.call_sid) and record.callback_at:
                 latencies[record.phase].append(min(emails[record.call_sid]) - record.callback_at)
         report.calm_p50_s, report.calm_p99_s = percentile(latencies["baseline"], 50), percentile(latencies["baseline"], 99)
@@ -756,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-outage", type=float, default=defaults.s3_outage, help="seconds S3 is down (0: never)")
     parser.add_argument("--pg-outage", type=float, default=defaults.pg_outage, help="seconds PostgreSQL is down (0: never)")
     parser.add_argument("--smtp-outage", type=float, default=defaults.smtp_outage, help="seconds SMTP is down (0: never)")
+    parser.add_argument("--hook-failures", type=int, default=defaults.hook_failures,
+                        help="deliveries the webhook receiver answers 503, in a row (0: none)")
     parser.add_argument("--no-redis-restart", action="store_true", help="do not restart Redis empty")
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="calls in progress at once")
     parser.add_argument("--baseline-calls", type=int, default=defaults.baseline_calls)
@@ -769,6 +822,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers and --calls must be at least 1 and --seconds positive")
     options = Options(calls=args.calls, seconds=args.seconds, workers=args.workers, kill_every=args.kill_every,
                       s3_outage=args.s3_outage, pg_outage=args.pg_outage, smtp_outage=args.smtp_outage,
+                      hook_failures=args.hook_failures,
                       redis_restart=not args.no_redis_restart, concurrency=args.concurrency,
                       baseline_calls=args.baseline_calls, drain=args.drain, quiet=args.quiet, lease_s=args.lease)
     console = Console()

@@ -71,9 +71,9 @@ def test_the_twilio_limit_does_not_apply_to_the_api(service):
 
 def test_every_api_route_checks_its_token_first(service):
     from receptionist.api.deps import TokenFirst
-    from receptionist.api.routes import accounts, calls, privacy
+    from receptionist.api.routes import accounts, calls, privacy, webhooks
 
-    routes = [route for module in (accounts, calls, privacy) for route in module.router.routes]
+    routes = [route for module in (accounts, calls, privacy, webhooks) for route in module.router.routes]
     assert all(isinstance(route, TokenFirst) for route in routes)
     served = {path for path in service.app.openapi()["paths"] if path.startswith("/api/")}
     assert served and served == {route.path for route in routes}

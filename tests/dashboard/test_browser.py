@@ -249,7 +249,7 @@ def test_an_owner_acts_on_calls_at_phone_and_desktop_width(served, browser, scre
     # The account page: one section saved, the others left as they were.
     browser.get(f"{served.url}/account")
     sections = [f.get_attribute("id") for f in browser.find_elements(By.CSS_SELECTOR, "form.section")]
-    assert sections == ["business", "hours", "words", "alerts", "privacy"]
+    assert sections == ["business", "hours", "words", "alerts", "screening", "privacy"]
     assert browser.find_element(By.ID, "team").is_displayed()
     shot("account")
     name = browser.find_element(By.NAME, "name")
