@@ -18,7 +18,8 @@ from workers.worker import serve_worker
 def main() -> None:
     _logging()  # as `receptionist worker` logs (phone numbers scrubbed)
     settings = Settings.load()
-    ctx = build_pipeline_context(settings)
+    # As `receptionist worker` builds it: the model in its own process (both paths pay the same hop).
+    ctx = build_pipeline_context(settings, isolate_transcription=True)
     ctx.whisper_every_channel = "--baseline" in sys.argv[1:]
     print(f"worker path: {'baseline (Whisper on both channels)' if ctx.whisper_every_channel else 'the log'}",
           flush=True)
