@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from receptionist.core.retry import TransientError
 from receptionist.postcall.audio import AudioWindow
-from receptionist.postcall.transcription import PAUSE_S, Segment
+from receptionist.postcall.transcription import PAUSE_S, Segment, transcribe_call
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +166,7 @@ class TranscriberProcess:
     def transcribe_call(self, windows: Iterable[AudioWindow], prompt: str = "", log=None) -> list[Segment]:
         """As `Transcriber.transcribe_call`: the alignment with the call's log runs here, Whisper
         there, one window (or one clip of a channel) crossing to the process at a time."""
-        if log is not None:
-            from receptionist.postcall.transcript import transcribe_with_log
-
-            return transcribe_with_log(self, windows, prompt, log)
-        merged: list[Segment] = []
-        for window in windows:
-            merged.extend(self.transcribe_window(window, prompt))
-        merged.sort(key=lambda s: (s.start, s.end))
-        return merged
+        return transcribe_call(self, windows, prompt, log)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -146,15 +146,7 @@ class Transcriber:
         With the call's `log` (`postcall.transcript.CallLog`) the receptionist's side comes from
         its own words and Whisper hears only what they do not explain; without it (the benchmark's
         baseline, `bench/post_call.py --baseline`) Whisper transcribes every channel."""
-        if log is not None:
-            from receptionist.postcall.transcript import transcribe_with_log
-
-            return transcribe_with_log(self, windows, prompt, log)
-        merged: list[Segment] = []
-        for window in windows:
-            merged.extend(self.transcribe_window(window, prompt))
-        merged.sort(key=lambda s: (s.start, s.end))
-        return merged
+        return transcribe_call(self, windows, prompt, log)
 
     def transcribe_window(self, window: AudioWindow, prompt: str = "") -> list[Segment]:
         """Every channel of one window, on the recording's timeline."""
@@ -164,3 +156,17 @@ class Transcriber:
                 segments.append(Segment(speaker, round(window.offset_s + start, 2),
                                         round(window.offset_s + end, 2), text))
         return segments
+
+
+def transcribe_call(transcriber, windows: Iterable[AudioWindow], prompt: str = "", log=None) -> list[Segment]:
+    """`Transcriber.transcribe_call` for anything with its `transcribe_channel` and
+    `transcribe_window` (the model here, or in its own process: `postcall.transcriber_process`)."""
+    if log is not None:
+        from receptionist.postcall.transcript import transcribe_with_log
+
+        return transcribe_with_log(transcriber, windows, prompt, log)
+    merged: list[Segment] = []
+    for window in windows:
+        merged.extend(transcriber.transcribe_window(window, prompt))
+    merged.sort(key=lambda s: (s.start, s.end))
+    return merged
